@@ -1,0 +1,1 @@
+"""Exchange client: ccxt-based REST transport, rate budget, pure payload parsers, user-data stream."""

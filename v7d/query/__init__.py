@@ -1,0 +1,1 @@
+"""Query side: HistoryQueryAPI and statistics over read-only connections."""

@@ -1,0 +1,1 @@
+"""Sync engine: backfill planner, incremental poller, live stream ingest, reconciler."""
