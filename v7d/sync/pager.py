@@ -1,0 +1,266 @@
+"""Page one window of one history endpoint to exhaustion, committing every page.
+
+Paging per endpoint (shared/reference/binance-usdm.md §4):
+
+* ``userTrades``: ``startTime``/``endTime`` for the window's first page; when a page is
+  full, continue with ``fromId = max id + 1`` (``fromId`` cannot be combined with times,
+  and thousands of trades can share one millisecond, so time-based paging could loop or
+  skip). The window is done when a page is short or reaches past the window's end.
+* ``allOrders``: the same with ``orderId`` (returns ids ≥ it).
+* ``income`` and ``allAlgoOrders``: ``page`` = 1, 2, … over the same fixed window until a
+  page is short. More than 1,000 income rows can share one millisecond (funding), so
+  re-querying from the last time would never get past them; pages of a fixed, closed
+  window are stable because rows are appended at the end in time order.
+
+Every page becomes ONE :class:`~v7d.store.records.WriteBatch`: its records, the cursor
+move it justifies, the coverage mark when it completes the window, and whatever the
+caller adds (a job's progress), so a crash can never leave a cursor or a job ahead of its
+data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from v7d.store.records import CoverageMark, CursorMove, Record, WriteBatch
+from v7d.sync.plan import UNFILLED_CANCEL_RETENTION_MS, Window, request_bounds, split_at
+from v7d.sync.report import Tally
+
+__all__ = ["PAGE_LIMIT", "Page", "PageHook", "WindowPager", "coverage_marks"]
+
+log = logging.getLogger(__name__)
+
+#: Rows per request; the maximum every paged endpoint accepts.
+PAGE_LIMIT = 1000
+
+#: Called with (window, next page position, window done, page) before the page commits;
+#: returns extra records for the same transaction (a job's progress row).
+PageHook = Callable[[Window, dict[str, Any], bool, "Page"], Sequence[Record]]
+
+
+class _Writer(Protocol):
+    async def submit(self, batch: WriteBatch) -> Any: ...
+
+
+@dataclass
+class Page:
+    """One fetched page: the parsed records and where the window stands after it."""
+
+    records: list[Record]
+    rows: int
+    done: bool
+    next_position: dict[str, Any]
+    last_ms: int | None
+    last_id: int | None
+    fetched: dict[str, int] = field(default_factory=dict)
+
+
+def coverage_marks(account: str, window: Window, fetched_at_ms: int) -> list[CoverageMark]:
+    """The ledger marks a completed window earns.
+
+    ``allOrders`` never returns canceled/expired orders without a fill once they are 3
+    days old, so the part of an orders window older than that at fetch time is recorded
+    as ``expired`` (what the exchange provably no longer keeps), not ``complete``.
+    """
+    w = window
+    if w.endpoint != "allOrders":
+        return [CoverageMark(account, w.endpoint, w.symbol, w.start_ms, w.end_ms, "complete")]
+    old, fresh = split_at(w.start_ms, w.end_ms, fetched_at_ms - UNFILLED_CANCEL_RETENTION_MS)
+    marks = []
+    if old:
+        marks.append(CoverageMark(account, w.endpoint, w.symbol, old[0], old[1], "expired"))
+    if fresh:
+        marks.append(CoverageMark(account, w.endpoint, w.symbol, fresh[0], fresh[1], "complete"))
+    return marks
+
+
+class WindowPager:
+    """Fetches windows of history for one account through the client, writes each page.
+
+    ``parse_error`` is called with (what, raw row, error) for every row the parsers refuse;
+    the row is logged and counted there, never dropped silently.
+    """
+
+    def __init__(
+        self,
+        *,
+        account: str,
+        rest: Any,
+        writer: _Writer,
+        tally: Tally,
+        parse_error: Callable[[str, Any, Exception], None],
+        clock: Callable[[], float],
+        limit: int = PAGE_LIMIT,
+    ) -> None:
+        self.account = account
+        self.rest = rest
+        self.writer = writer
+        self.tally = tally
+        self.parse_error = parse_error
+        self.clock = clock
+        self.limit = limit
+
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    async def run_window(
+        self,
+        window: Window,
+        *,
+        priority: Any,
+        position: dict[str, Any] | None = None,
+        advance_cursor: bool = True,
+        hook: PageHook | None = None,
+    ) -> int:
+        """Fetch ``window`` from ``position`` (a previous run's paging position) to its end.
+
+        Returns the number of rows fetched. Raises the client's errors unchanged; pages
+        committed before the error stay committed.
+        """
+        pos = dict(position or {})
+        rows = 0
+        while True:
+            page = await self.fetch_page(window, pos, priority=priority)
+            rows += page.rows
+            await self._commit(window, page, advance_cursor=advance_cursor, hook=hook)
+            if page.done:
+                return rows
+            pos = page.next_position
+
+    async def _commit(
+        self, window: Window, page: Page, *, advance_cursor: bool, hook: PageHook | None
+    ) -> None:
+        cursors: list[CursorMove] = []
+        if advance_cursor and (page.done or page.last_ms is not None):
+            position_ms = window.end_ms if page.done else min(page.last_ms or 0, window.end_ms)
+            cursors.append(
+                CursorMove(
+                    self.account,
+                    window.endpoint,
+                    window.symbol,
+                    position_ms,
+                    page.last_id,
+                    json.dumps(page.next_position) if not page.done else None,
+                )
+            )
+        coverage = coverage_marks(self.account, window, self._now_ms()) if page.done else []
+        extra = list(hook(window, page.next_position, page.done, page)) if hook else []
+        batch = WriteBatch(records=[*page.records, *extra], cursors=cursors, coverage=coverage)
+        result = await self.writer.submit(batch)
+        changed = dict(getattr(result, "inserted", {}) or {})
+        for table, n in (getattr(result, "updated", {}) or {}).items():
+            changed[table] = changed.get(table, 0) + n
+        self.tally.add_rows(changed)
+
+    async def fetch_page(self, window: Window, pos: dict[str, Any], *, priority: Any) -> Page:
+        """Fetch and parse the next page of ``window`` from paging position ``pos``."""
+        fetch = _FETCHERS[window.endpoint]
+        raw_rows = await fetch(self, window, pos, priority)
+        self.tally.request(self.rest.WEIGHTS.get(window.endpoint, 1))
+        return self._page(window, pos, raw_rows)
+
+    def _page(self, window: Window, pos: dict[str, Any], raw_rows: list[dict[str, Any]]) -> Page:
+        from v7d.binance import parse
+
+        spec = _SPECS[window.endpoint]
+        records: list[Record] = []
+        times: list[int] = []
+        ids: list[int] = []
+        for d in raw_rows:
+            try:
+                rec = getattr(parse, spec.parser)(self.account, d)
+            except Exception as exc:  # ParseError or a shape we did not foresee
+                self.parse_error(window.endpoint, d, exc)
+                continue
+            records.append(rec)
+            times.append(int(getattr(rec, spec.time_attr)))
+            if spec.id_attr:
+                ids.append(int(getattr(rec, spec.id_attr)))
+        full = len(raw_rows) >= self.limit
+        last_ms = max(times) if times else None
+        last_id = max(ids) if ids else None
+        if spec.paging == "id":
+            done = not full or (last_ms is not None and last_ms >= window.end_ms)
+            nxt = {"from_id": last_id + 1} if last_id is not None else {}
+        else:
+            done = not full
+            nxt = {"page": int(pos.get("page", 1)) + 1}
+        if full and not done and not records:
+            # A full page none of which parsed: the position cannot move by id. Stop the
+            # window here (the errors are already counted and logged) instead of looping.
+            done = True
+        return Page(records, len(raw_rows), done, nxt, last_ms, last_id)
+
+
+@dataclass(frozen=True)
+class _Spec:
+    parser: str
+    time_attr: str
+    id_attr: str | None
+    paging: str  # "id" or "page"
+
+
+_SPECS: dict[str, _Spec] = {
+    "userTrades": _Spec("trade_from_rest", "time", "id", "id"),
+    "allOrders": _Spec("order_from_rest", "time", "order_id", "id"),
+    "income": _Spec("income_from_rest", "time", None, "page"),
+    "allAlgoOrders": _Spec("algo_order_from_rest", "time", None, "page"),
+}
+
+
+async def _trades(p: WindowPager, w: Window, pos: dict[str, Any], prio: Any) -> list[Any]:
+    if "from_id" in pos:
+        return await p.rest.user_trades(
+            w.symbol, from_id=pos["from_id"], limit=p.limit, priority=prio
+        )
+    start, end = request_bounds(w.start_ms, w.end_ms)
+    return await p.rest.user_trades(
+        w.symbol, start_ms=start, end_ms=end, limit=p.limit, priority=prio
+    )
+
+
+async def _orders(p: WindowPager, w: Window, pos: dict[str, Any], prio: Any) -> list[Any]:
+    if "from_id" in pos:
+        return await p.rest.all_orders(
+            w.symbol, order_id=pos["from_id"], limit=p.limit, priority=prio
+        )
+    start, end = request_bounds(w.start_ms, w.end_ms)
+    return await p.rest.all_orders(
+        w.symbol, start_ms=start, end_ms=end, limit=p.limit, priority=prio
+    )
+
+
+async def _income(p: WindowPager, w: Window, pos: dict[str, Any], prio: Any) -> list[Any]:
+    start, end = request_bounds(w.start_ms, w.end_ms)
+    return await p.rest.income(
+        symbol=w.symbol or None,
+        start_ms=start,
+        end_ms=end,
+        page=int(pos.get("page", 1)),
+        limit=p.limit,
+        priority=prio,
+    )
+
+
+async def _algo(p: WindowPager, w: Window, pos: dict[str, Any], prio: Any) -> list[Any]:
+    start, end = request_bounds(w.start_ms, w.end_ms)
+    return await p.rest.all_algo_orders(
+        symbol=w.symbol or None,
+        start_ms=start,
+        end_ms=end,
+        page=int(pos.get("page", 1)),
+        limit=p.limit,
+        priority=prio,
+    )
+
+
+_FETCHERS: dict[str, Callable[[WindowPager, Window, dict[str, Any], Any], Awaitable[list[Any]]]] = {
+    "userTrades": _trades,
+    "allOrders": _orders,
+    "income": _income,
+    "allAlgoOrders": _algo,
+}
