@@ -21,18 +21,15 @@ data.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from v7d.store.records import CoverageMark, CursorMove, Record, WriteBatch
 from v7d.sync.plan import UNFILLED_CANCEL_RETENTION_MS, Window, request_bounds, split_at
-from v7d.sync.report import Tally
+from v7d.sync.report import Tally, changed_rows
 
 __all__ = ["PAGE_LIMIT", "Page", "PageHook", "WindowPager", "coverage_marks"]
-
-log = logging.getLogger(__name__)
 
 #: Rows per request; the maximum every paged endpoint accepts.
 PAGE_LIMIT = 1000
@@ -94,6 +91,7 @@ class WindowPager:
         tally: Tally,
         parse_error: Callable[[str, Any, Exception], None],
         clock: Callable[[], float],
+        call: Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]] | None = None,
         limit: int = PAGE_LIMIT,
     ) -> None:
         self.account = account
@@ -103,6 +101,7 @@ class WindowPager:
         self.parse_error = parse_error
         self.clock = clock
         self.limit = limit
+        self.call = call
 
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -151,15 +150,15 @@ class WindowPager:
         extra = list(hook(window, page.next_position, page.done, page)) if hook else []
         batch = WriteBatch(records=[*page.records, *extra], cursors=cursors, coverage=coverage)
         result = await self.writer.submit(batch)
-        changed = dict(getattr(result, "inserted", {}) or {})
-        for table, n in (getattr(result, "updated", {}) or {}).items():
-            changed[table] = changed.get(table, 0) + n
-        self.tally.add_rows(changed)
+        self.tally.add_rows(changed_rows(result))
 
     async def fetch_page(self, window: Window, pos: dict[str, Any], *, priority: Any) -> Page:
         """Fetch and parse the next page of ``window`` from paging position ``pos``."""
         fetch = _FETCHERS[window.endpoint]
-        raw_rows = await fetch(self, window, pos, priority)
+        if self.call is None:
+            raw_rows = await fetch(self, window, pos, priority)
+        else:
+            raw_rows = await self.call(lambda: fetch(self, window, pos, priority))
         self.tally.request(self.rest.WEIGHTS.get(window.endpoint, 1))
         return self._page(window, pos, raw_rows)
 

@@ -10,7 +10,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["PassReport", "Tally"]
+__all__ = ["PassReport", "Tally", "changed_rows"]
+
+
+def changed_rows(result: Any) -> dict[str, int]:
+    """Rows inserted plus rows updated per table, from a writer's BatchResult."""
+    out = dict(getattr(result, "inserted", {}) or {})
+    for table, n in (getattr(result, "updated", {}) or {}).items():
+        out[table] = out.get(table, 0) + n
+    return out
 
 
 @dataclass
