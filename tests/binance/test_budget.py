@@ -80,6 +80,17 @@ class TestWeightCap:
             await asyncio.wait_for(budget.acquire(1), 0.05)
         assert budget.snapshot()["waiting"] == 0
 
+    async def test_minute_follows_the_server_clock(self) -> None:
+        """With the exchange's clock 0.3 s ahead, its minute (and the budget's) ends sooner."""
+        clocks = Clocks(59.5)
+        boundary = clocks.next_boundary()
+        budget = make(clocks)
+        budget.set_server_offset(-0.3)
+        await budget.acquire(50)
+        await budget.acquire(1)
+        assert boundary - 0.31 <= clocks.wall() < boundary
+        assert budget.snapshot()["server_offset_ms"] == -300
+
     async def test_set_weight_limit_raises_the_cap(self) -> None:
         """exchangeInfo's REQUEST_WEIGHT limit replaces the default."""
         clocks = Clocks(10.0)

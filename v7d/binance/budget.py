@@ -73,7 +73,8 @@ class RateBudget:
         wall: Callable[[], float] = time.time,
     ) -> None:
         self._clock = clock
-        self._wall = wall
+        self._wall_clock = wall
+        self._offset_s = 0.0  # local wall clock minus the exchange's clock
         self._rate = 1.0
         self._burst = 1
         self._share = 0.5
@@ -101,6 +102,16 @@ class RateBudget:
         if limit <= 0:
             raise ValueError(f"weight_limit: expected an integer > 0, got {limit!r}")
         self._limit = int(limit)
+        self._wake_head()
+
+    def set_server_offset(self, offset_s: float) -> None:
+        """Follow the exchange's clock (local minus server, seconds) for minute boundaries.
+
+        Binance's weight window is the calendar minute *of its clock*; BinanceRest calls
+        this after each clock resync.
+        """
+        self._offset_s = float(offset_s)
+        self._roll_minute()
         self._wake_head()
 
     def reconfigure(self, *, rate_per_sec: float, burst: int, max_weight_share: float) -> None:
@@ -193,7 +204,10 @@ class RateBudget:
             "rate_per_sec": self._rate,
             "burst": self._burst,
             "tokens": round(self._tokens, 3),
-            "blocked_until": int((self._wall() + blocked_for) * 1000) if blocked_for else None,
+            "blocked_until": (
+                int((self._wall_clock() + blocked_for) * 1000) if blocked_for else None
+            ),
+            "server_offset_ms": round(self._offset_s * 1000),
             "count_429": self.count_429,
             "count_418": self.count_418,
             "requests": self.requests,
@@ -208,6 +222,9 @@ class RateBudget:
 
     def _used(self) -> int:
         return max(self._spent_minute, self._header_used)
+
+    def _wall(self) -> float:
+        return self._wall_clock() - self._offset_s
 
     def _minute_now(self) -> int:
         return math.floor(self._wall() / 60.0)

@@ -334,6 +334,7 @@ class BinanceRest:
             offset = round((before + after) / 2 - int(server["serverTime"]))
             self._require_open().options["timeDifference"] = offset
             self.time_offset_ms = offset
+            self.budget.set_server_offset(offset / 1000)
             self._resynced_at = time.monotonic()
             log.info("exchange_clock_resync", account=self.account, offset_ms=offset)
             return offset
