@@ -29,6 +29,7 @@ Stream choices (DESIGN.md "Storage rules"):
 
 from __future__ import annotations
 
+import builtins
 import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -88,19 +89,19 @@ def compact(d: Any) -> str:
 class _Fields:
     """Typed reads from one payload dict; every failure is a ParseError naming the key."""
 
-    def __init__(self, d: Any, what: str, root: Any = None) -> None:
+    def __init__(self, d: Any, what: builtins.str, root: Any = None) -> None:
         if not isinstance(d, dict):
             raise ParseError(f"{what}: expected an object, got {type(d).__name__}", root or d)
         self.d = d
         self.what = what
         self.root = root if root is not None else d
 
-    def _fail(self, key: str, expected: str) -> ParseError:
+    def _fail(self, key: builtins.str, expected: builtins.str) -> ParseError:
         got = self.d.get(key, "<missing>")
         shown = repr(got)[:60]
         return ParseError(f"{self.what}.{key}: expected {expected}, got {shown}", self.root)
 
-    def int(self, key: str, default: int | None = None) -> int:
+    def int(self, key: builtins.str, default: builtins.int | None = None) -> builtins.int:
         v = self.d.get(key)
         if v is None or v == "":
             if default is not None:
@@ -117,7 +118,7 @@ class _Fields:
                 pass
         raise self._fail(key, "an integer")
 
-    def str(self, key: str, default: str | None = None) -> str:
+    def str(self, key: builtins.str, default: builtins.str | None = None) -> builtins.str:
         v = self.d.get(key)
         if v is None:
             if default is not None:
@@ -129,7 +130,7 @@ class _Fields:
             return str(v)
         raise self._fail(key, "a string")
 
-    def dec(self, key: str, default: str | None = None) -> str:
+    def dec(self, key: builtins.str, default: builtins.str | None = None) -> builtins.str:
         """A decimal amount, kept as the exchange's string."""
         v = self.d.get(key)
         if v is None or v == "":
@@ -148,7 +149,7 @@ class _Fields:
                 pass
         raise self._fail(key, "a decimal string")
 
-    def bool(self, key: str, default: bool | None = None) -> bool:
+    def bool(self, key: builtins.str, default: builtins.bool | None = None) -> builtins.bool:
         v = self.d.get(key)
         if v is None:
             if default is not None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, cast
 from urllib.parse import urlsplit
 
 import structlog
@@ -188,7 +188,10 @@ class BinanceRest:
         params = _params(
             symbol=symbol, startTime=start_ms, endTime=end_ms, fromId=from_id, limit=limit
         )
-        return await self._call("userTrades", "fapiPrivateGetUserTrades", params, priority, list)
+        return cast(
+            list[dict[str, Any]],
+            await self._call("userTrades", "fapiPrivateGetUserTrades", params, priority, list),
+        )
 
     async def all_orders(
         self,
@@ -207,7 +210,10 @@ class BinanceRest:
         params = _params(
             symbol=symbol, startTime=start_ms, endTime=end_ms, orderId=order_id, limit=limit
         )
-        return await self._call("allOrders", "fapiPrivateGetAllOrders", params, priority, list)
+        return cast(
+            list[dict[str, Any]],
+            await self._call("allOrders", "fapiPrivateGetAllOrders", params, priority, list),
+        )
 
     async def order(self, symbol: str, order_id: int, *, priority: Priority = P) -> dict[str, Any]:
         """``GET /fapi/v1/order``; an order past retention raises ``OrderGone``. Weight 1.
@@ -215,7 +221,10 @@ class BinanceRest:
         https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/Query-Order
         """
         params = _params(symbol=symbol, orderId=order_id)
-        return await self._call("order", "fapiPrivateGetOrder", params, priority, dict)
+        return cast(
+            dict[str, Any],
+            await self._call("order", "fapiPrivateGetOrder", params, priority, dict),
+        )
 
     async def open_orders(
         self, symbol: str | None = None, *, priority: Priority = P
@@ -226,9 +235,10 @@ class BinanceRest:
         """
         key = "openOrders" if symbol else "openOrdersAll"
         params = _params(symbol=symbol)
-        return await self._call(
+        answer = await self._call(
             key, "fapiPrivateGetOpenOrders", params, priority, list, path="openOrders"
         )
+        return cast(list[dict[str, Any]], answer)
 
     async def income(
         self,
@@ -253,7 +263,10 @@ class BinanceRest:
             page=page,
             limit=limit,
         )
-        return await self._call("income", "fapiPrivateGetIncome", params, priority, list)
+        return cast(
+            list[dict[str, Any]],
+            await self._call("income", "fapiPrivateGetIncome", params, priority, list),
+        )
 
     async def all_algo_orders(
         self,
@@ -270,8 +283,11 @@ class BinanceRest:
         https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/Query-All-Algo-Orders
         """
         params = _params(symbol=symbol, startTime=start_ms, endTime=end_ms, page=page, limit=limit)
-        return await self._call(
-            "allAlgoOrders", "fapiPrivateGetAllAlgoOrders", params, priority, list
+        return cast(
+            list[dict[str, Any]],
+            await self._call(
+                "allAlgoOrders", "fapiPrivateGetAllAlgoOrders", params, priority, list
+            ),
         )
 
     async def position_risk(self, *, priority: Priority = P) -> list[dict[str, Any]]:
@@ -279,14 +295,20 @@ class BinanceRest:
 
         https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/Position-Information-V3
         """
-        return await self._call("positionRisk", "fapiPrivateV3GetPositionRisk", {}, priority, list)
+        return cast(
+            list[dict[str, Any]],
+            await self._call("positionRisk", "fapiPrivateV3GetPositionRisk", {}, priority, list),
+        )
 
     async def account_info(self, *, priority: Priority = P) -> dict[str, Any]:
         """``GET /fapi/v3/account``: balances (``assets``) and positions. Weight 5.
 
         https://developers.binance.com/docs/derivatives/usds-margined-futures/account/rest-api/Account-Information-V3
         """
-        return await self._call("account", "fapiPrivateV3GetAccount", {}, priority, dict)
+        return cast(
+            dict[str, Any],
+            await self._call("account", "fapiPrivateV3GetAccount", {}, priority, dict),
+        )
 
     async def listen_key_create(self, *, priority: Priority = Priority.GAP_REPAIR) -> str:
         """``POST /fapi/v1/listenKey``: a 60-minute key (the active one, extended). Weight 1.
@@ -469,7 +491,7 @@ def _number(text: str | None) -> float | None:
 def _client_class(base: type) -> type:
     """ccxt's binanceusdm with v7d's per-response hook and error mapping (see module doc)."""
 
-    class _V7dBinanceUsdm(base):  # type: ignore[misc, valid-type]
+    class _V7dBinanceUsdm(base):  # type: ignore[misc]
         v7d_budget: RateBudget | None = None
 
         def on_rest_response(

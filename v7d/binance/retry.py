@@ -37,7 +37,7 @@ def backoff_delay(
     failures: int, *, base: float, cap: float, rng: Callable[[], float] = random.random
 ) -> float:
     """Full-jitter delay after ``failures`` consecutive failures (1 = the first)."""
-    return rng() * min(cap, base * 2 ** (failures - 1))
+    return float(rng() * min(cap, base * 2.0 ** (failures - 1)))
 
 
 async def call_with_retry(
