@@ -34,9 +34,15 @@ from urllib.parse import urlsplit
 import structlog
 
 from v7d.binance.budget import Priority, RateBudget
-from v7d.binance.errors import error_code, map_exchange_error, redact
+from v7d.binance.errors import (
+    ListenKeyGone,
+    OrderGone,
+    error_code,
+    map_exchange_error,
+    redact,
+)
 from v7d.binance.retry import OnRetry, call_with_retry
-from v7d.errors import ExchangeError, TransientError
+from v7d.errors import BadRequest, ExchangeError, TransientError
 
 __all__ = ["BinanceRest", "Credentials"]
 
@@ -377,14 +383,29 @@ class BinanceRest:
         async def once() -> Any:
             return await self._call_once(key, method_name, params, priority, expect, method, path)
 
-        return await call_with_retry(
-            once,
-            attempts=self._retry_attempts,
-            base=self._retry_base_s,
-            cap=self._retry_cap_s,
-            on_retry=self._retried,
-            resync=self.resync_clock,
-        )
+        try:
+            return await call_with_retry(
+                once,
+                attempts=self._retry_attempts,
+                base=self._retry_base_s,
+                cap=self._retry_cap_s,
+                on_retry=self._retried,
+                resync=self.resync_clock,
+            )
+        except (OrderGone, ListenKeyGone):
+            raise  # expected answers (retention, expiry): the caller acts on them
+        except BadRequest as exc:
+            # Never retried: a bug of ours or a changed API. Say exactly what was asked.
+            log.error(
+                "exchange_bad_request",
+                account=self.account,
+                request=f"{method} {_PATHS.get(path or key, key)}",
+                params=params,
+                code=exc.code,
+                status=exc.status,
+                error=str(exc),
+            )
+            raise
 
     async def _call_once(
         self,
