@@ -137,3 +137,20 @@ class TestCoverageMarks:
             ),
             CoverageMark("a", "allOrders", "BTCUSDT", NOW - 3 * DAY_MS, NOW, "complete"),
         ]
+
+
+class TestLegalStart:
+    """Reading the retention edge out of a -1100 answer."""
+
+    def test_parses_the_legal_range(self) -> None:
+        """The first bound of "legal range is 'A - B'" is the oldest allowed start."""
+        from v7d.errors import BadRequest
+        from v7d.sync.pager import legal_start
+
+        msg = (
+            "GET /fapi/v1/income: -1100 Illegal characters found in parameter 'startTime'; "
+            "legal range is '1700000000000 - 1715552000000'."
+        )
+        assert legal_start(BadRequest(msg, status=400, code=-1100)) == 1_700_000_000_000
+        assert legal_start(BadRequest("other", status=400, code=-1100)) is None
+        assert legal_start(BadRequest(msg, status=400, code=-1121)) is None

@@ -66,8 +66,11 @@ class SyncEngine:
         writer: Any,
         reader: Any,
         clock: Callable[[], float] = time.time,
+        stream_options: dict[str, Any] | None = None,
     ) -> None:
         self.account = account
+        # Extra UserStream keyword arguments (timeouts, backoff), e.g. for a fast sim clock.
+        self.stream_options = dict(stream_options or {})
         self.rest = rest
         self.ws_url = ws_url or None
         self.writer = writer
@@ -225,6 +228,8 @@ class SyncEngine:
             account=self.account,
             on_message=self.ingest.on_message,
             on_gap=self.on_gap,
+            clock=self.ctx.clock,
+            **self.stream_options,
         )
         self.stream_task = asyncio.current_task()
         await self.stream.run()

@@ -2,10 +2,10 @@
 
 A job runs in two phases over the range fixed when it was created:
 
-``account``  the account-wide endpoints (``income``, ``allAlgoOrders``), window by window;
-             income rows name the symbols that were active, so this phase is also the
-             cheap symbol discovery;
-``symbols``  ``userTrades`` and ``allOrders`` of every symbol, window by window.
+``account``  the account-wide endpoint (``income``), window by window; income rows name
+             the symbols that were active, so this phase is also the cheap symbol
+             discovery;
+``symbols``  ``userTrades``, ``allOrders`` and ``allAlgoOrders`` of every symbol.
 
 Every page commits together with the job's progress row (the next window's index and the
 paging position inside it), so a job killed at any moment resumes at the first page it
@@ -47,8 +47,8 @@ __all__ = ["ACCOUNT_ENDPOINTS", "BackfillJob", "new_backfill_state", "plan_phase
 
 log = structlog.get_logger(__name__)
 
-#: Endpoints fetched account-wide in the first phase, in order.
-ACCOUNT_ENDPOINTS = ("income", "allAlgoOrders")
+#: Endpoints fetched account-wide in the first phase.
+ACCOUNT_ENDPOINTS = ("income",)
 
 
 def new_backfill_state(
@@ -196,6 +196,16 @@ class BackfillJob:
         for r in page.records:
             t = type(r).__name__.lower()
             p.rows[t] = p.rows.get(t, 0) + 1
+        while self.pager.expired:
+            m = self.pager.expired.pop(0)
+            p.expired.append(
+                {
+                    "endpoint": m.endpoint,
+                    "symbol": m.symbol,
+                    "start_ms": m.start_ms,
+                    "end_ms": m.end_ms,
+                }
+            )
         if w.endpoint == "income":
             p.symbols = sorted(set(p.symbols) | symbols_from_income(page.records))
         if done:

@@ -21,15 +21,17 @@ data.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from v7d.errors import BadRequest
 from v7d.store.records import CoverageMark, CursorMove, Record, WriteBatch
 from v7d.sync.plan import UNFILLED_CANCEL_RETENTION_MS, Window, request_bounds, split_at
 from v7d.sync.report import Tally, changed_rows
 
-__all__ = ["PAGE_LIMIT", "Page", "PageHook", "WindowPager", "coverage_marks"]
+__all__ = ["PAGE_LIMIT", "Page", "PageHook", "WindowPager", "coverage_marks", "legal_start"]
 
 #: Rows per request; the maximum every paged endpoint accepts.
 PAGE_LIMIT = 1000
@@ -41,6 +43,21 @@ PageHook = Callable[[Window, dict[str, Any], bool, "Page"], Sequence[Record]]
 
 class _Writer(Protocol):
     async def submit(self, batch: WriteBatch) -> Any: ...
+
+
+#: Step past the exchange's retention edge when it refused a start time: its edge moves
+#: forward while we retry.
+RETENTION_EDGE_MS = 60_000
+
+_LEGAL_RANGE = re.compile(r"legal range is '?(\d{12,14})\s*-\s*(\d{12,14})")
+
+
+def legal_start(exc: BadRequest) -> int | None:
+    """The oldest time a -1100 "legal range is 'A - B'" answer allows (A), else None."""
+    if exc.code != -1100:
+        return None
+    m = _LEGAL_RANGE.search(str(exc))
+    return int(m.group(1)) if m else None
 
 
 @dataclass
@@ -102,6 +119,8 @@ class WindowPager:
         self.clock = clock
         self.limit = limit
         self.call = call
+        #: Ranges the exchange refused as past its retention (-1100), marked ``expired``.
+        self.expired: list[CoverageMark] = []
 
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -122,13 +141,35 @@ class WindowPager:
         """
         pos = dict(position or {})
         rows = 0
+        refusals = 0
         while True:
-            page = await self.fetch_page(window, pos, priority=priority)
+            try:
+                page = await self.fetch_page(window, pos, priority=priority)
+            except BadRequest as exc:
+                cut = legal_start(exc) if not pos and refusals < 5 else None
+                if cut is None or cut <= window.start_ms:
+                    raise
+                refusals += 1
+                window = await self._expire_head(window, cut)
+                if window.start_ms >= window.end_ms:
+                    return rows
+                continue
             rows += page.rows
             await self._commit(window, page, advance_cursor=advance_cursor, hook=hook)
             if page.done:
                 return rows
             pos = page.next_position
+
+    async def _expire_head(self, window: Window, cut: int) -> Window:
+        """The exchange said the window's start is past its retention: record the head as
+        expired and go on with the part it still keeps."""
+        cut = min(cut + RETENTION_EDGE_MS, window.end_ms)
+        mark = CoverageMark(
+            self.account, window.endpoint, window.symbol, window.start_ms, cut, "expired"
+        )
+        await self.writer.submit(WriteBatch(coverage=[mark]))
+        self.expired.append(mark)
+        return Window(window.endpoint, window.symbol, cut, window.end_ms)
 
     async def _commit(
         self, window: Window, page: Page, *, advance_cursor: bool, hook: PageHook | None

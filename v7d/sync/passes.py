@@ -7,9 +7,9 @@ Order of a pass, cheapest discovery first:
 2. positions and balances snapshot (positionRisk v3 + account v3): positionRisk also names
    the symbols with a position or open orders;
 3. the symbol set of the universe (:mod:`v7d.sync.discovery`);
-4. ``allAlgoOrders`` account-wide, reaching back to the oldest algo order not yet final;
-5. ``userTrades`` and ``allOrders`` per symbol from each cursor;
-6. every order the store still holds as non-final is re-fetched until it is final.
+4. ``userTrades``, ``allOrders`` and ``allAlgoOrders`` per symbol from each cursor (algo
+   orders reaching back to the symbol's oldest algo order not yet final);
+5. every order the store still holds as non-final is re-fetched until it is final.
 
 A gap repair is the same pass at ``Priority.GAP_REPAIR`` whose ranges reach back to the
 start of the stream gap. Errors of one step are recorded and the pass goes on with the
@@ -36,7 +36,7 @@ from v7d.sync.discovery import (
     universe_symbols,
 )
 from v7d.sync.pager import Page
-from v7d.sync.plan import Window, plan_windows
+from v7d.sync.plan import PER_SYMBOL_ENDPOINTS, Window, plan_windows
 from v7d.sync.report import PassReport, Tally, changed_rows
 
 __all__ = ["ALGO_OPEN_STATUSES", "IncrementalPass", "last_alive_key"]
@@ -71,9 +71,8 @@ class IncrementalPass:
         await self._step("income", self._sync("income", "", now))
         await self._step("positions", self._snapshot())
         symbols = await self._symbols()
-        await self._step("allAlgoOrders", self._sync("allAlgoOrders", "", now))
         for symbol in symbols:
-            for endpoint in ("userTrades", "allOrders"):
+            for endpoint in PER_SYMBOL_ENDPOINTS:
                 await self._step(f"{endpoint} {symbol}", self._sync(endpoint, symbol, now))
         await self._step("open orders", self._refresh_open_orders())
         finished = ctx.now_ms()
@@ -110,7 +109,7 @@ class IncrementalPass:
         if self.since_ms is not None:
             start = min(start, self.since_ms - overlap)
         if endpoint == "allAlgoOrders":
-            oldest = self._oldest_open_algo()
+            oldest = self._oldest_open_algo(symbol)
             if oldest is not None:
                 start = min(start, oldest)
         return max(start, ctx.retention_start(endpoint, now_ms))
@@ -127,11 +126,12 @@ class IncrementalPass:
         self.discovered |= symbols_from_income(page.records)
         return ()
 
-    def _oldest_open_algo(self) -> int | None:
+    def _oldest_open_algo(self, symbol: str) -> int | None:
         marks = ",".join("?" * len(ALGO_OPEN_STATUSES))
         rows = self.ctx.query(
-            f"SELECT min(time) FROM algo_orders WHERE account=? AND status IN ({marks})",
-            (self.ctx.account, *ALGO_OPEN_STATUSES),
+            "SELECT min(time) FROM algo_orders WHERE account=? AND symbol=? "
+            f"AND status IN ({marks})",
+            (self.ctx.account, symbol, *ALGO_OPEN_STATUSES),
         )
         return rows[0][0] if rows and rows[0][0] is not None else None
 

@@ -7,7 +7,7 @@ Binance's ``startTime``/``endTime`` are both inclusive, so a window is requested
 The limits (shared/reference/binance-usdm.md §4):
 
 * ``userTrades`` and ``allOrders``: at most 7 days between start and end, per symbol.
-* ``allAlgoOrders``: the same 7-day window.
+* ``allAlgoOrders``: the same 7-day window, per symbol as well.
 * ``income``: account-wide; no window limit is documented for USDⓈ-M, we still use 7 days
   so that an exchange that enforces one never answers -1127.
 * retention: trades 6 months, orders and algo orders 90 days (and canceled/expired orders
@@ -61,8 +61,8 @@ UNFILLED_CANCEL_RETENTION_MS = 3 * DAY_MS
 #: exchange's idea of "now" may run ahead of ours; an hour of margin costs nothing.
 RETENTION_SAFETY_MS = 3_600_000
 
-#: Endpoints fetched per symbol (``symbol`` is a required parameter).
-PER_SYMBOL_ENDPOINTS = ("userTrades", "allOrders")
+#: Endpoints fetched per symbol (``symbol`` is a required parameter of each).
+PER_SYMBOL_ENDPOINTS = ("userTrades", "allOrders", "allAlgoOrders")
 
 #: Every history endpoint the sync engine pages through, in the order a pass runs them:
 #: income first, because its account-wide rows also tell which symbols were active.
