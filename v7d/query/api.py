@@ -1,0 +1,435 @@
+"""``HistoryQueryAPI``: every query of the HTTP API, in-process, over a read-only connection.
+
+>>> from v7d import HistoryQueryAPI
+>>> with HistoryQueryAPI("/var/lib/v7d/history.db") as api:        # doctest: +SKIP
+...     api.summary(symbol="BTCUSDT")["assets"]["USDT"]["net_pnl"]
+...     trades = api.get_trades(symbol="BTCUSDT", limit=100)
+
+List methods return the ``items`` of the matching HTTP answer (``*_page`` methods and
+:meth:`page` return ``{"items", "next_cursor"}``; ``iter_*`` page through everything);
+stats methods return the same dict as the HTTP answer. Arguments accept Python values
+or the query-string text, and bad ones raise :class:`~v7d.query.errors.QueryError`
+(the HTTP layer turns it into the error envelope). Decimals stay the exchange's exact
+strings unless ``as_float=True``. One instance is safe to share between threads (calls
+are serialised); the web layer keeps one per worker thread.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from v7d.query import lookups
+from v7d.query.compare import deltas
+from v7d.query.coverage import ledger
+from v7d.query.cuts import ORDER_STATUSES, SIDES, Cut, make_cut
+from v7d.query.errors import QueryError
+from v7d.query.items import BALANCE, POSITION
+from v7d.query.lists import ListQuery, fetch_page
+from v7d.query.numbers import register_functions
+from v7d.query.summary import series, summary, symbol_rows
+from v7d.query.validate import (
+    account_arg,
+    enum_arg,
+    int_arg,
+    limit_arg,
+    prefix_arg,
+    symbol_arg,
+    time_range,
+)
+from v7d.store.read import QueryTimeout, connect_readonly, timed
+
+__all__ = ["ALGO_STATUSES", "BUCKETS", "INCOME_TYPES", "HistoryQueryAPI"]
+
+T = TypeVar("T")
+
+INCOME_TYPES = (
+    "TRANSFER", "WELCOME_BONUS", "REALIZED_PNL", "FUNDING_FEE", "COMMISSION",
+    "INSURANCE_CLEAR", "REFERRAL_KICKBACK", "COMMISSION_REBATE", "API_REBATE",
+    "CONTEST_REWARD", "CROSS_COLLATERAL_TRANSFER", "OPTIONS_PREMIUM_FEE",
+    "OPTIONS_SETTLE_PROFIT", "INTERNAL_TRANSFER", "AUTO_EXCHANGE", "DELIVERED_SETTELMENT",
+    "COIN_SWAP_DEPOSIT", "COIN_SWAP_WITHDRAW", "POSITION_LIMIT_INCREASE_FEE",
+    "STRATEGY_UMFUTURES_TRANSFER", "FEE_RETURN", "BFUSD_REWARD",
+)  # fmt: skip
+ALGO_STATUSES = (
+    "NEW", "CANCELED", "TRIGGERING", "TRIGGERED", "FINISHED", "REJECTED", "EXPIRED",
+)  # fmt: skip
+BUCKETS = {"1h": 3_600_000, "1d": 86_400_000}
+_ENDPOINTS = ("userTrades", "allOrders", "income", "allAlgoOrders", "openOrders", "stream")
+
+Page = dict[str, Any]
+
+
+class HistoryQueryAPI:
+    """Read-only queries over a v7d store (the database file must exist)."""
+
+    def __init__(self, path: str | Path, *, timeout_ms: int = 5000, as_float: bool = False):
+        self.path = str(path)
+        self.timeout_ms = timeout_ms
+        self.as_float = as_float
+        self._conn = connect_readonly(path, timeout_ms=timeout_ms)
+        self._conn.row_factory = None
+        register_functions(self._conn)
+        self._lock = threading.RLock()
+
+    # -- life-cycle ----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> HistoryQueryAPI:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        with self._lock:
+            try:
+                with timed(self._conn, self.timeout_ms) as conn:
+                    return fn(conn)
+            except QueryTimeout:
+                raise QueryError(
+                    "query_timeout",
+                    f"the query ran longer than {self.timeout_ms} ms; narrow the window or "
+                    "the filters",
+                    503,
+                ) from None
+
+    def _stats_account(self, conn: sqlite3.Connection, account: str | None) -> str | None:
+        """Statistics never add several accounts: with more than one, ``account`` is needed."""
+        if account is not None:
+            return account
+        found = lookups.accounts(conn)
+        if len(found) > 1:
+            raise QueryError(
+                "missing_parameter",
+                f"account: required, the store holds several accounts ({', '.join(found)})",
+            )
+        return found[0] if found else None
+
+    def _page(self, q: ListQuery, limit: Any, cursor: Any) -> Page:
+        size = limit_arg(limit)
+        items, nxt = self._run(
+            lambda c: fetch_page(c, q, limit=size, cursor=cursor, as_float=self.as_float)
+        )
+        return {"items": items, "next_cursor": nxt}
+
+    def _iterate(self, page: Callable[..., Page], **kwargs: Any) -> Iterator[dict[str, Any]]:
+        cursor = None
+        while True:
+            answer = page(**kwargs, limit=1000, cursor=cursor)
+            yield from answer["items"]
+            cursor = answer["next_cursor"]
+            if cursor is None:
+                return
+
+    # -- trades --------------------------------------------------------------------------
+
+    def trades_page(
+        self, *, symbol: Any = None, order_id: Any = None, start_ms: Any = None,
+        end_ms: Any = None, account: Any = None, client_order_id_prefix: Any = None,
+        limit: Any = None, cursor: Any = None,
+    ) -> Page:  # fmt: skip
+        """One page of trades, ascending by (time, symbol, id)."""
+        f = {
+            "symbol": symbol_arg(symbol),
+            "order_id": int_arg("order_id", order_id, minimum=0),
+            "account": account_arg(account),
+            "client_order_id_prefix": prefix_arg(client_order_id_prefix),
+        }
+        start, end = time_range(start_ms, end_ms)
+        q = ListQuery("trades", {**f, "start_ms": start, "end_ms": end})
+        q.eq("account", f["account"])
+        q.eq("symbol", f["symbol"])
+        if f["order_id"] is not None:
+            q.add("t.order_id = ?", f["order_id"])
+        q.window("time", start, end)
+        if f["client_order_id_prefix"] is not None:
+            p = f["client_order_id_prefix"]
+            q.add(
+                "EXISTS (SELECT 1 FROM orders o WHERE o.account = t.account AND "
+                "o.symbol = t.symbol AND o.order_id = t.order_id AND "
+                "substr(o.client_order_id, 1, ?) = ?)",
+                len(p),
+                p,
+            )
+        return self._page(q, limit, cursor)
+
+    def get_trades(self, **kwargs: Any) -> list[dict[str, Any]]:
+        """The items of :meth:`trades_page` (same arguments)."""
+        return self.trades_page(**kwargs)["items"]
+
+    def iter_trades(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        """Every matching trade, paging underneath (same filters as :meth:`trades_page`)."""
+        return self._iterate(self.trades_page, **kwargs)
+
+    # -- orders --------------------------------------------------------------------------
+
+    def orders_page(
+        self, *, symbol: Any = None, status: Any = None, side: Any = None,
+        start_ms: Any = None, end_ms: Any = None, account: Any = None,
+        client_order_id_prefix: Any = None, limit: Any = None, cursor: Any = None,
+    ) -> Page:  # fmt: skip
+        """One page of orders (their latest version), ascending by creation time."""
+        f = {
+            "symbol": symbol_arg(symbol),
+            "status": enum_arg("status", status, ORDER_STATUSES),
+            "side": enum_arg("side", side, SIDES),
+            "account": account_arg(account),
+            "client_order_id_prefix": prefix_arg(client_order_id_prefix),
+        }
+        start, end = time_range(start_ms, end_ms)
+        q = ListQuery("orders", {**f, "start_ms": start, "end_ms": end})
+        q.eq("account", f["account"])
+        q.eq("symbol", f["symbol"])
+        for col in ("status", "side"):
+            if f[col] is not None:
+                q.add(f"t.{col} = ?", f[col])
+        q.window("time", start, end)
+        if f["client_order_id_prefix"] is not None:
+            p = f["client_order_id_prefix"]
+            q.add("substr(t.client_order_id, 1, ?) = ?", len(p), p)
+        return self._page(q, limit, cursor)
+
+    def get_orders(self, **kwargs: Any) -> list[dict[str, Any]]:
+        """The items of :meth:`orders_page` (same arguments)."""
+        return self.orders_page(**kwargs)["items"]
+
+    def iter_orders(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        """Every matching order, paging underneath."""
+        return self._iterate(self.orders_page, **kwargs)
+
+    # -- order events --------------------------------------------------------------------
+
+    def events_page(
+        self, order_id: Any, *, symbol: Any = None, account: Any = None,
+        limit: Any = None, cursor: Any = None,
+    ) -> Page:  # fmt: skip
+        """One page of an order's life-cycle events, oldest first.
+
+        404 when no order or event has the id; 409 (listing them) when it exists under
+        more than one symbol and ``symbol`` is not given.
+        """
+        oid = int_arg("order_id", order_id, minimum=0)
+        if oid is None:
+            raise QueryError("missing_parameter", "order_id: required")
+        sym, acc = symbol_arg(symbol), account_arg(account)
+        homes = self._run(lambda c: lookups.order_homes(c, oid, acc, sym))
+        where = f" under symbol {sym}" if sym else ""
+        if not homes:
+            raise QueryError("not_found", f"order_id: no order {oid}{where} in the store", 404)
+        if len(homes) > 1:
+            listing = ", ".join(f"{a}/{s}" if acc is None else s for a, s in homes)
+            raise QueryError(
+                "ambiguous_order_id",
+                f"order_id: {oid} exists under several symbols ({listing}); add symbol=",
+                409,
+            )
+        home_acc, home_sym = homes[0]
+        q = ListQuery("events", {"order_id": oid, "symbol": home_sym, "account": home_acc})
+        q.eq("account", home_acc)
+        q.add("t.order_id = ?", oid)
+        q.add("t.symbol = ?", home_sym)
+        return self._page(q, limit, cursor)
+
+    def order_events(self, order_id: Any, symbol: Any = None, *, account: Any = None) -> list:
+        """Every life-cycle event of one order, oldest first (see :meth:`events_page`)."""
+        return list(self._iterate(self.events_page, order_id=order_id, symbol=symbol,
+                                  account=account))  # fmt: skip
+
+    # -- income and algo orders ----------------------------------------------------------
+
+    def income_page(
+        self, *, symbol: Any = None, type: Any = None, start_ms: Any = None,
+        end_ms: Any = None, account: Any = None, limit: Any = None, cursor: Any = None,
+    ) -> Page:  # fmt: skip
+        """One page of income rows (``type`` = Binance's incomeType), ascending by time."""
+        f = {
+            "symbol": symbol_arg(symbol),
+            "type": enum_arg("type", type, INCOME_TYPES),
+            "account": account_arg(account),
+        }
+        start, end = time_range(start_ms, end_ms)
+        q = ListQuery("income", {**f, "start_ms": start, "end_ms": end})
+        q.eq("account", f["account"])
+        q.eq("symbol", f["symbol"])
+        if f["type"] is not None:
+            q.add("t.income_type = ?", f["type"])
+        q.window("time", start, end)
+        return self._page(q, limit, cursor)
+
+    def income(self, **kwargs: Any) -> list[dict[str, Any]]:
+        """The items of :meth:`income_page` (same arguments)."""
+        return self.income_page(**kwargs)["items"]
+
+    def iter_income(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        """Every matching income row, paging underneath."""
+        return self._iterate(self.income_page, **kwargs)
+
+    def algo_orders_page(
+        self, *, symbol: Any = None, status: Any = None, start_ms: Any = None,
+        end_ms: Any = None, account: Any = None, limit: Any = None, cursor: Any = None,
+    ) -> Page:  # fmt: skip
+        """One page of algo (TP/SL/trailing) orders, ascending by (time, algo_id)."""
+        f = {
+            "symbol": symbol_arg(symbol),
+            "status": enum_arg("status", status, ALGO_STATUSES),
+            "account": account_arg(account),
+        }
+        start, end = time_range(start_ms, end_ms)
+        q = ListQuery("algo_orders", {**f, "start_ms": start, "end_ms": end})
+        q.eq("account", f["account"])
+        q.eq("symbol", f["symbol"])
+        if f["status"] is not None:
+            q.add("t.status = ?", f["status"])
+        q.window("time", start, end)
+        return self._page(q, limit, cursor)
+
+    def algo_orders(self, **kwargs: Any) -> list[dict[str, Any]]:
+        """The items of :meth:`algo_orders_page` (same arguments)."""
+        return self.algo_orders_page(**kwargs)["items"]
+
+    def page(self, kind: str, **kwargs: Any) -> Page:
+        """``{"items", "next_cursor"}`` of list ``kind`` (trades, orders, income,
+        algo_orders, events)."""
+        pages: dict[str, Callable[..., Page]] = {
+            "trades": self.trades_page,
+            "orders": self.orders_page,
+            "income": self.income_page,
+            "algo_orders": self.algo_orders_page,
+            "events": self.events_page,
+        }
+        if kind not in pages:
+            raise QueryError("invalid_parameter", f"kind: expected one of {', '.join(pages)}")
+        return pages[kind](**kwargs)
+
+    # -- snapshots -----------------------------------------------------------------------
+
+    def positions(self, *, account: Any = None, symbol: Any = None) -> list[dict[str, Any]]:
+        """Current positions (non-zero and zero), by account, symbol and position side."""
+        return self._snapshot(POSITION, account_arg(account), symbol_arg(symbol))
+
+    def balances(self, *, account: Any = None) -> list[dict[str, Any]]:
+        """Current balances by account and asset."""
+        return self._snapshot(BALANCE, account_arg(account), None)
+
+    def _snapshot(self, shape: Any, account: str | None, symbol: str | None) -> list:
+        conds, params = [], []
+        for col, value in (("account", account), ("symbol", symbol)):
+            if value is not None:
+                conds.append(f"{col} = ?")
+                params.append(value)
+        key = "symbol, position_side" if shape is POSITION else "asset"
+        sql = (
+            f"SELECT {shape.select_list()} FROM {shape.table}"
+            + (f" WHERE {' AND '.join(conds)}" if conds else "")
+            + f" ORDER BY account, {key}"
+        )
+        rows = self._run(lambda c: c.execute(sql, params).fetchall())
+        return [shape.to_item(r, self.as_float) for r in rows]
+
+    # -- statistics ----------------------------------------------------------------------
+
+    def _cut(self, conn: sqlite3.Connection, kwargs: dict[str, Any]) -> Cut:
+        cut = make_cut(**kwargs)
+        account = self._stats_account(conn, cut.account)
+        return Cut(**{**cut.as_dict(), "account": account})
+
+    def _floats(self, answer: Any) -> Any:
+        return _as_floats(answer) if self.as_float else answer
+
+    def summary(self, **cut: Any) -> dict[str, Any]:
+        """The ``/stats/summary`` answer. Arguments: account, symbol, side, position_side,
+        order_type, status, client_order_id_prefix, start_ms, end_ms."""
+        return self._floats(self._run(lambda c: summary(c, self._cut(c, cut))))
+
+    def symbols(self, **cut: Any) -> list[dict[str, Any]]:
+        """One row per symbol with the summary's headline figures (same arguments)."""
+        return self._floats(self._run(lambda c: symbol_rows(c, self._cut(c, cut))))
+
+    def series(self, bucket: Any = "1d", **cut: Any) -> dict[str, Any]:
+        """Per-bucket (``1h`` or ``1d``, UTC) and cumulative net PnL, fees and funding."""
+        b = enum_arg("bucket", bucket, tuple(BUCKETS)) or "1d"
+        return self._floats(self._run(lambda c: series(c, self._cut(c, cut), BUCKETS[b], b)))
+
+    def compare(
+        self, *, a_start_ms: Any = None, a_end_ms: Any = None, b_start_ms: Any = None,
+        b_end_ms: Any = None, a_prefix: Any = None, b_prefix: Any = None, **common: Any,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Two summaries side by side with deltas: A and B differ by window and/or by
+        client-id prefix; the other arguments apply to both."""
+        sides = {"a": (a_start_ms, a_end_ms, a_prefix), "b": (b_start_ms, b_end_ms, b_prefix)}
+        if all(v in (None, "") for vals in sides.values() for v in vals):
+            raise QueryError(
+                "missing_parameter",
+                "a_start_ms: give a_start_ms/a_end_ms/b_start_ms/b_end_ms or a_prefix/b_prefix",
+            )
+        cuts = {}
+        for name, (start, end, prefix) in sides.items():
+            args = dict(common)
+            if start not in (None, "") or end not in (None, ""):
+                args.update(start_ms=start, end_ms=end, start_name=f"{name}_start_ms",
+                            end_name=f"{name}_end_ms")  # fmt: skip
+            if prefix not in (None, ""):
+                args.update(client_order_id_prefix=prefix, prefix_name=f"{name}_prefix")
+            cuts[name] = args
+
+        def run(c: sqlite3.Connection) -> dict[str, Any]:
+            a = summary(c, self._cut(c, cuts["a"]))
+            b = summary(c, self._cut(c, cuts["b"]))
+            return {"a": a, "b": b, "deltas": deltas(a, b)}
+
+        return self._floats(self._run(run))
+
+    def coverage(
+        self, *, account: Any = None, endpoint: Any = None, symbol: Any = None
+    ) -> list[dict[str, Any]]:
+        """The coverage ledger: per account, endpoint and symbol, complete and expired ranges."""
+        acc, sym = account_arg(account), symbol_arg(symbol)
+        ep = enum_arg("endpoint", endpoint, _ENDPOINTS)
+        found = self._run(
+            lambda c: ledger(c, account=acc, endpoints=(ep,) if ep else None, symbol=sym)
+        )
+        return [
+            {"account": a, "endpoint": e, "symbol": s,
+             "complete_ranges": [list(r) for r in k["complete"]],
+             "expired_ranges": [list(r) for r in k["expired"]]}
+            for (a, e, s), k in sorted(found.items())
+        ]  # fmt: skip
+
+    def table_counts(self) -> dict[str, int]:
+        """Rows per history table (for /metrics)."""
+        tables = ("orders", "order_events", "trades", "income", "algo_orders", "stream_events",
+                  "positions", "balances")  # fmt: skip
+        return self._run(
+            lambda c: {t: int(c.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in tables}
+        )
+
+
+_FLOAT_SKIP = frozenset({"asset", "symbol", "account", "status", "side"})
+
+
+def _as_floats(value: Any, key: str = "") -> Any:
+    """Decimal strings in a stats answer as floats (``as_float=True``); names stay text."""
+    if isinstance(value, dict):
+        return {k: v if k == "cut" else _as_floats(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_floats(v, key) for v in value]
+    if isinstance(value, str) and key not in _FLOAT_SKIP:
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value

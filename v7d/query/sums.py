@@ -1,0 +1,205 @@
+"""Additive sums of trades and income for a cut: hourly rollups when they can answer,
+rows otherwise, exact either way.
+
+The rollups (``trade_hourly``, ``income_hourly``, kept by triggers in the writer's
+transactions) answer when the window is hour-aligned, the cut has no order-level part,
+and no hour in the window holds an inexact row (``inexact`` > 0). Otherwise the rows are
+summed; see :mod:`v7d.query.numbers` for the e8/Decimal modes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from v7d.query.cuts import HOUR_MS, Cut
+from v7d.query.numbers import Mode, dec, sum_expr
+
+__all__ = ["IncomeSum", "TradeGroup", "exact_mode", "income_sums", "trade_groups"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class TradeGroup:
+    """Sums of the cut's trades with one (key, margin asset, commission asset).
+
+    ``key`` holds the values of the extra grouping columns asked for (side, symbol,
+    bucket start), in that order.
+    """
+
+    key: tuple[Any, ...]
+    margin_asset: str
+    commission_asset: str
+    n: int
+    maker_n: int
+    qty: Decimal
+    maker_qty: Decimal
+    quote_qty: Decimal
+    realized_pnl: Decimal
+    commission: Decimal
+    maker_commission: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class IncomeSum:
+    """Sum of the cut's income rows of one (key, type, asset); ``key`` as in TradeGroup."""
+
+    key: tuple[Any, ...]
+    income_type: str
+    asset: str
+    n: int
+    total: Decimal
+
+
+def _hour_bounds(cut: Cut) -> tuple[str, list[Any]]:
+    conds, params = [], []
+    for col, value in (("account", cut.account), ("symbol", cut.symbol)):
+        if value is not None:
+            conds.append(f"{col} = ?")
+            params.append(value)
+    if cut.start_ms is not None:
+        conds.append("hour_ms >= ?")
+        params.append(cut.start_ms // HOUR_MS * HOUR_MS)
+    if cut.end_ms is not None:
+        conds.append("hour_ms < ?")
+        params.append(cut.end_ms)
+    return " AND ".join(conds) or "1", params
+
+
+def inexact_rows(conn: sqlite3.Connection, table: str, cut: Cut) -> int:
+    """Rows without exact e8 twins in the hours the cut touches (from the rollup)."""
+    where, params = _hour_bounds(cut)
+    sql = f"SELECT coalesce(SUM(inexact), 0) FROM {table} WHERE {where}"
+    return int(conn.execute(sql, params).fetchone()[0])
+
+
+def exact_mode(conn: sqlite3.Connection, table: str, cut: Cut) -> Mode:
+    """``e8`` unless an hour in the window holds a row the integers cannot carry."""
+    return "dec" if inexact_rows(conn, table, cut) else "e8"
+
+
+def run_exact(mode: Mode, run: Callable[[Mode], T]) -> T:
+    """``run(mode)``, retried in Decimal mode if an integer sum overflowed."""
+    try:
+        return run(mode)
+    except sqlite3.OperationalError as exc:
+        if mode == "e8" and "overflow" in str(exc):
+            return run("dec")
+        raise
+
+
+_TRADE_FROM_ROWS = """
+    SELECT {keys}t.margin_asset, t.commission_asset, COUNT(*), coalesce(SUM(t.maker), 0),
+           {qty}, {maker_qty}, {quote_qty}, {pnl}, {fee}, {maker_fee}
+    FROM trades t WHERE {where} GROUP BY {groups} ORDER BY {groups}
+"""
+
+_TRADE_FROM_HOURS = """
+    SELECT {keys}t.margin_asset, t.commission_asset, SUM(n), SUM(maker_n), SUM(qty_e8),
+           SUM(maker_qty_e8), SUM(quote_qty_e8), SUM(realized_pnl_e8), SUM(commission_e8),
+           SUM(maker_commission_e8)
+    FROM trade_hourly t WHERE {where} GROUP BY {groups} HAVING SUM(n) > 0 ORDER BY {groups}
+"""
+
+
+def _keys(by: tuple[str, ...], time_col: str, bucket_ms: int | None) -> tuple[str, str]:
+    """SELECT prefix and GROUP BY list for the grouping columns ``by``."""
+    exprs = []
+    for b in by:
+        if b == "bucket":
+            if bucket_ms is None:
+                raise ValueError("bucket grouping needs bucket_ms")
+            exprs.append(f"(t.{time_col} / {int(bucket_ms)}) * {int(bucket_ms)}")
+        else:
+            exprs.append(f"t.{b}")
+    n = len(exprs) + 2
+    return "".join(e + ", " for e in exprs), ", ".join(str(i) for i in range(1, n + 1))
+
+
+def _group(row: Any, nkeys: int) -> TradeGroup:
+    k = nkeys
+    return TradeGroup(
+        tuple(row[:k]), row[k], row[k + 1], int(row[k + 2]), int(row[k + 3]),
+        *(dec(v) for v in row[k + 4 : k + 10]),
+    )  # fmt: skip
+
+
+def trade_groups(
+    conn: sqlite3.Connection,
+    cut: Cut,
+    by: tuple[str, ...] = ("side",),
+    bucket_ms: int | None = None,
+) -> list[TradeGroup]:
+    """The cut's trade sums, one row per (``by`` columns, margin asset, commission asset).
+
+    ``by`` names columns among side, position_side, symbol, account, and ``bucket`` (the
+    UTC start of the ``bucket_ms``-long bucket; a whole number of hours for the rollups).
+    """
+    mode = exact_mode(conn, "trade_hourly", cut)
+    hourly_buckets = bucket_ms is None or bucket_ms % HOUR_MS == 0
+    if mode == "e8" and cut.hour_aligned and not cut.order_level and hourly_buckets:
+        where, params = cut.hourly_where("t", sides=True)
+        keys, groups = _keys(by, "hour_ms", bucket_ms)
+        sql = _TRADE_FROM_HOURS.format(keys=keys, groups=groups, where=where)
+        return [_group(r, len(by)) for r in conn.execute(sql, params).fetchall()]
+    where, params = cut.trade_where("t")
+    keys, groups = _keys(by, "time", bucket_ms)
+
+    def run(m: Mode) -> list[TradeGroup]:
+        sql = _TRADE_FROM_ROWS.format(
+            keys=keys,
+            groups=groups,
+            where=where,
+            qty=sum_expr(m, "t.qty"),
+            maker_qty=sum_expr(m, "t.qty", "t.maker"),
+            quote_qty=sum_expr(m, "t.quote_qty"),
+            pnl=sum_expr(m, "t.realized_pnl"),
+            fee=sum_expr(m, "t.commission"),
+            maker_fee=sum_expr(m, "t.commission", "t.maker"),
+        )
+        return [_group(r, len(by)) for r in conn.execute(sql, params).fetchall()]
+
+    return run_exact(mode, run)
+
+
+def _income(row: Any, k: int) -> IncomeSum:
+    return IncomeSum(tuple(row[:k]), row[k], row[k + 1], int(row[k + 2]), dec(row[k + 3]))
+
+
+def income_sums(
+    conn: sqlite3.Connection,
+    cut: Cut,
+    by: tuple[str, ...] = (),
+    bucket_ms: int | None = None,
+) -> list[IncomeSum]:
+    """The cut's income sums by (``by``, type, asset); empty when not attributable.
+
+    ``by`` names columns among symbol, account and ``bucket`` (see :func:`trade_groups`).
+    """
+    if not cut.income_attributable:
+        return []
+    mode = exact_mode(conn, "income_hourly", cut)
+    hourly_buckets = bucket_ms is None or bucket_ms % HOUR_MS == 0
+    if mode == "e8" and cut.hour_aligned and hourly_buckets:
+        where, params = cut.hourly_where("t", sides=False)
+        keys, groups = _keys(by, "hour_ms", bucket_ms)
+        sql = (
+            f"SELECT {keys}t.income_type, t.asset, SUM(n), SUM(income_e8) FROM income_hourly t "
+            f"WHERE {where} GROUP BY {groups} HAVING SUM(n) > 0 ORDER BY {groups}"
+        )
+        return [_income(r, len(by)) for r in conn.execute(sql, params).fetchall()]
+    where, params = cut.income_where("t")
+    keys, groups = _keys(by, "time", bucket_ms)
+
+    def run(m: Mode) -> list[IncomeSum]:
+        sql = (
+            f"SELECT {keys}t.income_type, t.asset, COUNT(*), {sum_expr(m, 't.income')} "
+            f"FROM income t WHERE {where} GROUP BY {groups} ORDER BY {groups}"
+        )
+        return [_income(r, len(by)) for r in conn.execute(sql, params).fetchall()]
+
+    return run_exact(mode, run)
