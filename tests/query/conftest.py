@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from starlette.applications import Starlette
 
 from tests.query import truth as truth_mod
 from v7d.query.api import HistoryQueryAPI
 from v7d.store.writer import Writer
+from v7d.web.app import create_app
+from v7d.web.query_routes import build_query_routes
 
 
 async def fill_store(path: Path, t: truth_mod.Truth) -> None:
@@ -45,3 +49,27 @@ def api(store_path: Path) -> Iterator[HistoryQueryAPI]:
     """A HistoryQueryAPI over the session store."""
     with HistoryQueryAPI(store_path) as a:
         yield a
+
+
+class _Healthy:
+    async def health(self) -> tuple[bool, dict[str, object]]:
+        return True, {}
+
+
+def make_app(path: Path, **kwargs: object) -> Starlette:
+    """The query app as the daemon builds it: create_app + build_query_routes."""
+    routes = build_query_routes(db_path=str(path), query_timeout_ms=5000, **kwargs)  # type: ignore[arg-type]
+    return create_app(routes=routes, health=_Healthy())
+
+
+@pytest.fixture
+async def client(store_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client on the query app over the session store (in-process ASGI)."""
+
+    async def status() -> dict[str, object]:
+        return {"accounts": {"default": {"stream": "up"}}}
+
+    app = make_app(store_path, sync_status=status, metrics=lambda: "v7d_test_metric 1\n")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://v7d") as c:
+        yield c

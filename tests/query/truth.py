@@ -118,8 +118,8 @@ class _Gen:
         self.truth.orders.append({
             "account": self.account, "symbol": symbol, "order_id": oid,
             "client_order_id": cid, "side": side, "position_side": "BOTH", "type": otype,
-            "orig_type": otype, "status": status, "time_in_force": "GTC" if otype == "LIMIT"
-            else "GTC", "price": price if otype == "LIMIT" else "0", "avg_price": avg,
+            "orig_type": otype, "status": status, "time_in_force": "GTC",
+            "price": price if otype == "LIMIT" else "0", "avg_price": avg,
             "stop_price": stop, "orig_qty": str(qty), "executed_qty": str(executed),
             "cum_quote": str(cum_quote), "reduce_only": False, "time": t,
             "update_time": update,

@@ -236,6 +236,7 @@ class HistoryQueryAPI:
                 "ambiguous_order_id",
                 f"order_id: {oid} exists under several symbols ({listing}); add symbol=",
                 409,
+                extra={"symbols": [s for _, s in homes], "accounts": [a for a, _ in homes]},
             )
         home_acc, home_sym = homes[0]
         q = ListQuery("events", {"order_id": oid, "symbol": home_sym, "account": home_acc})
