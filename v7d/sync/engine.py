@@ -254,9 +254,10 @@ class SyncEngine:
         return await self._pass(prio, since)
 
     async def _pass(self, priority: Priority, since_ms: int | None) -> PassReport:
-        if self.stopped_reason:
+        if self.stopped_reason or self.ctx.paused:
             now = self.ctx.now_ms()
-            return PassReport(now, now, 0, 0, {}, [f"account stopped: {self.stopped_reason}"], 0)
+            why = f"account stopped: {self.stopped_reason}" if self.stopped_reason else "paused"
+            return PassReport(now, now, 0, 0, {}, [why], 0)
         try:
             async with self._pass_lock:
                 await self._ensure_exchange_info()

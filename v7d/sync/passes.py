@@ -67,7 +67,9 @@ class IncrementalPass:
         """Run the pass; returns its report. Raises AuthError (nothing else)."""
         ctx = self.ctx
         started = ctx.now_ms()
-        now = started
+        # Ranges end just after this millisecond: a row booked in the very ms the pass
+        # starts is included (the next pass's overlap catches anything REST adds later).
+        now = started + 1
         await self._step("income", self._sync("income", "", now))
         await self._step("positions", self._snapshot())
         symbols = await self._symbols()
