@@ -9,24 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 
 from tests.query import truth as truth_mod
+from tests.query.rig import fill_store, make_app
 from v7d.query.api import HistoryQueryAPI
-from v7d.store.writer import Writer
-from v7d.web.app import create_app
-from v7d.web.query_routes import build_query_routes
-
-
-async def fill_store(path: Path, t: truth_mod.Truth) -> None:
-    """Submit the truth through the single writer, as sync would."""
-    writer = Writer(path)
-    await writer.start()
-    try:
-        for batch in truth_mod.records(t):
-            await writer.submit(batch)
-    finally:
-        await writer.close()
 
 
 @pytest.fixture(scope="session")
@@ -49,17 +35,6 @@ def api(store_path: Path) -> Iterator[HistoryQueryAPI]:
     """A HistoryQueryAPI over the session store."""
     with HistoryQueryAPI(store_path) as a:
         yield a
-
-
-class _Healthy:
-    async def health(self) -> tuple[bool, dict[str, object]]:
-        return True, {}
-
-
-def make_app(path: Path, **kwargs: object) -> Starlette:
-    """The query app as the daemon builds it: create_app + build_query_routes."""
-    routes = build_query_routes(db_path=str(path), query_timeout_ms=5000, **kwargs)  # type: ignore[arg-type]
-    return create_app(routes=routes, health=_Healthy())
 
 
 @pytest.fixture
