@@ -90,6 +90,7 @@ class SyncEngine:
         self.last_pass: PassReport | None = None
         self.retention_warning: dict[str, Any] | None = None
         self._gaps: list[int] = []
+        self.gap_repairs = 0
         self._wake = asyncio.Event()
         self._jobs_wake = asyncio.Event()
         self._current_job: BackfillJob | None = None
@@ -310,6 +311,7 @@ class SyncEngine:
                 self._gaps.clear()
                 try:
                     await self._pass(Priority.GAP_REPAIR, since)
+                    self.gap_repairs += 1
                 except Exception:
                     self._gaps.append(since)  # not repaired: try again
                     raise
@@ -438,6 +440,7 @@ class SyncEngine:
             "lag_ms": self.ingest.lag_ms,
             "retention_gap_possible": self.retention_warning,
             "pending_gaps": len(self._gaps),
+            "gap_repairs": self.gap_repairs,
         }
 
     def _stream_status(self, now: int) -> dict[str, Any]:
