@@ -442,8 +442,13 @@ def _jobs(
     conn: sqlite3.Connection, rows: Sequence[JobState], res: BatchResult, _: MarginAssets
 ) -> None:
     n = conn.executemany(
-        "INSERT OR REPLACE INTO jobs (job_id, account, kind, state, params, progress, error, "
-        "created_ms, updated_ms) VALUES (?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO jobs (job_id, account, kind, state, params, progress, error, created_ms, "
+        "updated_ms) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (job_id) DO UPDATE SET "
+        "account=excluded.account, kind=excluded.kind, state=excluded.state, "
+        "params=excluded.params, progress=excluded.progress, error=excluded.error, "
+        "updated_ms=excluded.updated_ms WHERE (state, params, progress, error, updated_ms) "
+        "IS NOT (excluded.state, excluded.params, excluded.progress, excluded.error, "
+        "excluded.updated_ms)",
         [
             (
                 j.job_id,
@@ -467,7 +472,8 @@ def _accounts(
 ) -> None:
     n = conn.executemany(
         "INSERT INTO accounts VALUES (?,?,?,?) ON CONFLICT (account) DO UPDATE SET "
-        "status=excluded.status, detail=excluded.detail, updated_ms=excluded.updated_ms",
+        "status=excluded.status, detail=excluded.detail, updated_ms=excluded.updated_ms "
+        "WHERE (status, detail) IS NOT (excluded.status, excluded.detail)",
         [(a.account, a.status, a.detail, a.updated_ms) for a in rows],
     ).rowcount
     res.add("accounts", 0, n)
@@ -477,7 +483,8 @@ def _meta(
     conn: sqlite3.Connection, rows: Sequence[MetaItem], res: BatchResult, _: MarginAssets
 ) -> None:
     n = conn.executemany(
-        "INSERT INTO meta VALUES (?,?) ON CONFLICT (key) DO UPDATE SET value=excluded.value",
+        "INSERT INTO meta VALUES (?,?) ON CONFLICT (key) DO UPDATE SET value=excluded.value "
+        "WHERE value IS NOT excluded.value",
         [(m.key, m.value) for m in rows],
     ).rowcount
     res.add("meta", 0, n)
@@ -528,8 +535,13 @@ def apply_cursors(conn: sqlite3.Connection, moves: Sequence[CursorMove], res: Ba
                ON CONFLICT (account, endpoint, symbol) DO UPDATE SET
                  position_ms=excluded.position_ms, position_id=excluded.position_id,
                  state=excluded.state, updated_ms=excluded.updated_ms
-               WHERE ?8 OR (excluded.position_ms, coalesce(excluded.position_id, -1))
-                           >= (position_ms, coalesce(position_id, -1))""",
+               WHERE (?8 AND (position_ms, position_id, state)
+                              IS NOT (excluded.position_ms, excluded.position_id, excluded.state))
+                  OR (excluded.position_ms, coalesce(excluded.position_id, -1))
+                     > (position_ms, coalesce(position_id, -1))
+                  OR ((excluded.position_ms, coalesce(excluded.position_id, -1))
+                      = (position_ms, coalesce(position_id, -1))
+                      AND excluded.state IS NOT state)""",
             (
                 m.account,
                 m.endpoint,

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import queue
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import structlog
 
@@ -28,6 +31,43 @@ __all__ = ["Writer", "apply_batch"]
 log = structlog.get_logger("v7d.store.writer")
 
 _SHUTDOWN = object()
+T = TypeVar("T")
+
+
+class _DaemonThread:
+    """A one-thread executor whose thread is a daemon.
+
+    ``ThreadPoolExecutor`` joins its threads at interpreter exit, so a wedged SQLite call
+    would keep the process alive forever; the writer's thread must never do that.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            fut, fn, args = job
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                fut.set_result(fn(*args))
+            except BaseException as exc:
+                fut.set_exception(exc)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` on the thread and await its result."""
+        fut: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._jobs.put((fut, fn, args))
+        return await asyncio.wrap_future(fut)
+
+    def shutdown(self) -> None:
+        """Let the thread end after the jobs already queued."""
+        self._jobs.put(None)
 
 
 def apply_batch(conn: sqlite3.Connection, batch: WriteBatch, ma: MarginAssets) -> BatchResult:
@@ -62,7 +102,7 @@ class Writer:
         self._busy_timeout_ms = busy_timeout_ms
         self._stall_after_s = stall_after_s
         self._queue: asyncio.Queue[object] = asyncio.Queue()
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._executor: _DaemonThread | None = None
         self._conn: sqlite3.Connection | None = None
         self._task: asyncio.Task[None] | None = None
         self._ma = MarginAssets()
@@ -81,14 +121,16 @@ class Writer:
         """Open and migrate the database, then start the writer task."""
         if self._task is not None:
             raise StoreError("writer already started")
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="v7d-writer"
-        )
-        loop = asyncio.get_running_loop()
-        self._conn = await loop.run_in_executor(
-            self._executor, lambda: open_database(self.path, busy_timeout_ms=self._busy_timeout_ms)
-        )
-        await loop.run_in_executor(self._executor, self._ma.load, self._conn)
+        self._executor = _DaemonThread("v7d-writer")
+        try:
+            self._conn = await self._executor.run(
+                lambda: open_database(self.path, busy_timeout_ms=self._busy_timeout_ms)
+            )
+            await self._executor.run(self._ma.load, self._conn)
+        except BaseException:
+            self._executor.shutdown()
+            self._executor = None
+            raise
         self._task = asyncio.create_task(self._run(), name="v7d-writer")
 
     async def close(self, drain_timeout: float = 10.0) -> int:
@@ -115,12 +157,12 @@ class Writer:
                         fut.set_exception(StoreError("writer closed before this batch committed"))
             log.warning("writer_drain_timeout", dropped_batches=dropped, timeout_s=drain_timeout)
         if self._conn is not None and self._executor is not None and not self._hang.is_set():
-            conn = self._conn
-            await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
+            await self._executor.run(self._conn.close)
             self._conn = None
         if self._executor is not None:
-            # A wedged thread (test hook) cannot be joined; do not wait for it.
-            self._executor.shutdown(wait=not self._hang.is_set(), cancel_futures=True)
+            # A wedged thread (test hook) is a daemon thread: it dies with the process.
+            self._executor.shutdown()
+            self._executor = None
         self._task = None
         return dropped
 
@@ -155,7 +197,6 @@ class Writer:
     # -- the task ------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         assert self._executor is not None and self._conn is not None
         while True:
             item = await self._queue.get()
@@ -164,16 +205,14 @@ class Writer:
             assert isinstance(item, tuple)
             if item[0] == "hang":
                 self._busy_since = time.monotonic()
-                await loop.run_in_executor(self._executor, threading.Event().wait)
+                await self._executor.run(threading.Event().wait)
                 continue
             batch, fut = item
             if fut.cancelled():
                 continue
             self._busy_since = time.monotonic()
             try:
-                res = await loop.run_in_executor(
-                    self._executor, apply_batch, self._conn, batch, self._ma
-                )
+                res = await self._executor.run(apply_batch, self._conn, batch, self._ma)
             except Exception as exc:  # the batch's own failure, not the writer's
                 self.batches_failed += 1
                 log.error("write_batch_failed", error=repr(exc), records=len(batch.records))
