@@ -121,7 +121,7 @@ def _exception_to_field(_logger: WrappedLogger, method: str, event_dict: EventDi
     return structlog.processors.format_exc_info(_logger, method, event_dict)
 
 
-def _logfmt_value(value: Any) -> str:
+def _logfmt_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
@@ -129,9 +129,10 @@ def _logfmt_value(value: Any) -> str:
     if isinstance(value, int | float):
         return repr(value)
     if not isinstance(value, str):
-        value = json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
-        if "\n" not in value and " " not in value:
-            return value
+        dumped = json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
+        if "\n" not in dumped and " " not in dumped:
+            return dumped
+        value = dumped
     if value and not any(c in value for c in ' "=\\') and value.isprintable():
         return value
     # json.dumps quotes and escapes newlines, tabs and control characters: one line.

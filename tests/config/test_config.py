@@ -204,6 +204,7 @@ ACCEPTED: list[tuple[str, str, Any, Any]] = [
 REFUSED: list[tuple[str, str, Any, str]] = [
     ("storage", "path", "", '[storage].path: expected a path, got ""'),
     ("storage", "path", 5, "[storage].path: expected a path, got 5"),
+    ("storage", "path", "a\0b", '[storage].path: expected a path, got "a\\u0000b"'),
     (
         "exchange",
         "environment",

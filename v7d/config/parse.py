@@ -134,19 +134,27 @@ class _Section:
         )
         if not ok:
             raise self.fail(key, expected, value)
-        return value
+        return int(value)
 
-    def path(self, key: str, default: Path | None, *, optional: bool = False) -> Path | None:
-        """A path; relative ones are resolved against the config file's directory."""
-        raw = self.get(key, "" if default is None else str(default))
-        if not isinstance(raw, str) or (not raw and not optional) or "\0" in raw:
-            raise self.fail(key, "a path" if not optional else 'a path or ""', raw)
-        if not raw:
-            return None
+    def _resolve(self, raw: str) -> Path:
         path = Path(raw).expanduser() if raw.startswith("~") else Path(raw)
         if not path.is_absolute() and self.base_dir is not None:
             path = self.base_dir / path
         return path
+
+    def optional_path(self, key: str, default: Path | None) -> Path | None:
+        """A path or ``""`` (None); relative paths are anchored at ``base_dir``."""
+        raw = self.get(key, "" if default is None else str(default))
+        if not isinstance(raw, str) or "\0" in raw:
+            raise self.fail(key, 'a path or ""', raw)
+        return self._resolve(raw) if raw else None
+
+    def path(self, key: str, default: Path | None) -> Path:
+        """A required, non-empty path; relative paths are anchored at ``base_dir``."""
+        raw = self.get(key, "" if default is None else str(default))
+        if not isinstance(raw, str) or not raw or "\0" in raw:
+            raise self.fail(key, "a path", raw)
+        return self._resolve(raw)
 
     def check_keys(self, known: tuple[str, ...]) -> None:
         for key in self.table:
@@ -180,7 +188,7 @@ def _url(section: _Section, key: str, schemes: tuple[str, ...], environment: str
 
 def _storage(s: _Section) -> StorageConfig:
     d = StorageConfig()
-    return StorageConfig(path=s.path("path", d.path))  # type: ignore[arg-type]
+    return StorageConfig(path=s.path("path", d.path))
 
 
 def _exchange(s: _Section) -> ExchangeConfig:
@@ -190,7 +198,7 @@ def _exchange(s: _Section) -> ExchangeConfig:
         environment=env,
         rest_url=_url(s, "rest_url", ("http", "https"), env),
         ws_url=_url(s, "ws_url", ("ws", "wss"), env),
-        credentials=s.path("credentials", d.credentials),  # type: ignore[arg-type]
+        credentials=s.path("credentials", d.credentials),
     )
 
 
@@ -232,7 +240,7 @@ def _api(s: _Section) -> ApiConfig:
     if not host:
         raise s.fail("tcp_host", "a host name or IP address", host)
     port = s.integer("tcp_port", d.tcp_port, minimum=0, maximum=65535)
-    token_file = s.path("token_file", d.token_file, optional=True)
+    token_file = s.optional_path("token_file", d.token_file)
     if port != 0 and token_file is None and not is_loopback(host):
         raise ConfigError(
             f"{s.label}.token_file: required when tcp_host is not loopback "
@@ -248,7 +256,7 @@ def _api(s: _Section) -> ApiConfig:
         tcp_host=host,
         tcp_port=port,
         token_file=token_file,
-        control_socket=socket,  # type: ignore[arg-type]
+        control_socket=socket,
         query_timeout_ms=s.integer("query_timeout_ms", d.query_timeout_ms, minimum=1),
     )
 
@@ -293,7 +301,7 @@ def _accounts(raw: Any, base_dir: Path | None) -> tuple[AccountConfig, ...]:
             raise ConfigError(f"{s.label}.name: {show_value(name)} is used by another account")
         if not s.has("credentials"):
             raise ConfigError(f"{s.label}.credentials: required, got nothing")
-        accounts.append(AccountConfig(name, s.path("credentials", None)))  # type: ignore[arg-type]
+        accounts.append(AccountConfig(name, s.path("credentials", None)))
     return tuple(accounts)
 
 
