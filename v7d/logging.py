@@ -224,11 +224,11 @@ def configure_logging(
     stream: TextIO | None = None,
     *,
     environ: Mapping[str, str] | None = None,
-) -> str:
+) -> None:
     """Configure structlog and stdlib logging; call again to change level/format (SIGHUP).
 
-    ``stream`` defaults to ``sys.stderr``. Returns the format actually used (``auto``
-    resolved), so the daemon can log it.
+    ``stream`` defaults to ``sys.stderr``; ``environ`` (default ``os.environ``) decides
+    what ``auto`` means (see :func:`resolve_format`).
     """
     if level not in LEVELS:
         raise ValueError(f"log level: expected one of {', '.join(LEVELS)}, got {level!r}")
@@ -258,7 +258,6 @@ def configure_logging(
         *stamp,
     ]
     _route_stdlib(out, numeric, pre_chain, tail)
-    return resolved
 
 
 def reset_logging() -> None:

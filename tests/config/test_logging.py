@@ -45,7 +45,7 @@ def _reset() -> Iterator[None]:
 def configured(fmt: str, level: str = "debug") -> io.StringIO:
     """Configure logging into a fresh buffer and return it."""
     buffer = io.StringIO()
-    assert configure_logging(level, fmt, buffer, environ={}) == fmt
+    configure_logging(level, fmt, buffer, environ={})
     return buffer
 
 
@@ -190,6 +190,13 @@ class TestAuto:
     def test_pipe(self) -> None:
         """Neither means json."""
         assert resolve_format("auto", io.StringIO(), {}) == "json"
+
+    def test_configure_auto_under_systemd(self) -> None:
+        """configure_logging("info", "auto") with JOURNAL_STREAM writes journal lines."""
+        buffer = TTYBuffer()
+        configure_logging("info", "auto", buffer, environ={"JOURNAL_STREAM": "8:99"})
+        structlog.get_logger().warning("w", n=1)
+        assert buffer.getvalue() == "<4>w n=1\n"
 
     def test_explicit_format_kept(self) -> None:
         """An explicit format is used even under systemd."""
