@@ -268,6 +268,19 @@ REFUSED: list[tuple[str, str, Any, str]] = [
     ),
     ("api", "tcp_host", "", '[api].tcp_host: expected a host name or IP address, got ""'),
     ("api", "tcp_host", 127, "[api].tcp_host: expected a string, got 127"),
+    (
+        "api",
+        "tcp_host",
+        "http://0.0.0.0",
+        '[api].tcp_host: expected a host name or IP address, got "http://0.0.0.0"',
+    ),
+    ("api", "tcp_host", "[::1]", '[api].tcp_host: expected a host name or IP address, got "[::1]"'),
+    (
+        "api",
+        "tcp_host",
+        "127.0.0.1:8787",
+        '[api].tcp_host: expected a host name or IP address, got "127.0.0.1:8787"',
+    ),
     ("api", "tcp_port", 65536, "[api].tcp_port: expected an integer from 0 to 65535, got 65536"),
     ("api", "tcp_port", -1, "[api].tcp_port: expected an integer from 0 to 65535, got -1"),
     ("api", "tcp_port", "8787", '[api].tcp_port: expected an integer from 0 to 65535, got "8787"'),
@@ -429,7 +442,7 @@ class TestApiRules:
         """With tcp_port = 0 nothing listens, so no token is needed."""
         assert parse_config({"api": {"tcp_host": "0.0.0.0", "tcp_port": 0}}).api.tcp_port == 0
 
-    @pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.1", "::1", "[::1]", "LOCALHOST"])
+    @pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.1", "::1", "LOCALHOST"])
     def test_loopback_hosts(self, host: str) -> None:
         """Loopback hosts need no token."""
         assert parse_config({"api": {"tcp_host": host}}).api.token_file is None

@@ -79,6 +79,20 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+_HOSTNAME_RE = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$"
+)
+
+
+def _valid_host(host: str) -> bool:
+    """An IP literal (IPv6 without brackets, as bind() wants) or a DNS name; no URL, no port."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return bool(_HOSTNAME_RE.match(host))
+
+
 class _Section:
     """Reads typed values out of one TOML table, naming ``[section].key`` on refusal."""
 
@@ -237,7 +251,7 @@ def _sync(s: _Section) -> SyncConfig:
 def _api(s: _Section) -> ApiConfig:
     d = ApiConfig()
     host = s.string("tcp_host", d.tcp_host)
-    if not host:
+    if not _valid_host(host):
         raise s.fail("tcp_host", "a host name or IP address", host)
     port = s.integer("tcp_port", d.tcp_port, minimum=0, maximum=65535)
     token_file = s.optional_path("token_file", d.token_file)
