@@ -65,12 +65,11 @@ def mask_key(key: str | None) -> str:
 
 
 class _Reconnect(Exception):
-    """Leave the current connection; ``new_key`` asks for a fresh listenKey first."""
+    """Leave the current connection (planned: expiry, age, silence, server close)."""
 
-    def __init__(self, reason: str, *, new_key: bool = False) -> None:
+    def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.new_key = new_key
 
 
 class UserStream:
@@ -123,7 +122,8 @@ class UserStream:
         self.connects = 0
         self.messages = 0
         self.keepalives = 0
-        self.keys_created = 0
+        self.keys_created = 0  # listenKey POSTs (one per connect)
+        self.key_changes = 0  # POSTs that returned a different key than the last one
         self.bad_frames = 0
         self.callback_errors = 0
         self.last_error: str | None = None
@@ -139,6 +139,7 @@ class UserStream:
             "messages": self.messages,
             "keepalives": self.keepalives,
             "keys_created": self.keys_created,
+            "key_changes": self.key_changes,
             "bad_frames": self.bad_frames,
             "callback_errors": self.callback_errors,
             "listen_key": mask_key(self._key),
@@ -149,20 +150,21 @@ class UserStream:
     async def run(self) -> None:
         """Keep the stream connected until cancelled; AuthError ends it (account stops)."""
         failures = 0
-        new_key = True
         try:
             while True:
                 self.state = "connecting"
                 started = asyncio.get_running_loop().time()
                 try:
-                    if new_key or self._key is None:
-                        self._key = await self.rest.listen_key_create()
-                        self.keys_created += 1
-                    new_key = False
-                    await self._connection(self._key)
+                    # POST before every connect: it returns the active key (extended) or a
+                    # new one, so a key that died while we were away is never reused.
+                    fresh = await self.rest.listen_key_create()
+                    self.keys_created += 1
+                    if self._key is not None and fresh != self._key:
+                        self.key_changes += 1
+                    self._key = fresh
+                    await self._connection(fresh)
                 except _Reconnect as planned:
                     self._note_down(planned.reason, None)
-                    new_key = planned.new_key
                     if asyncio.get_running_loop().time() - started >= _PLANNED_MIN_S:
                         failures = 0
                         continue
@@ -171,8 +173,6 @@ class UserStream:
                     raise
                 except (ExchangeError, OSError, TimeoutError, _ws_errors()) as exc:
                     self._note_down("error", exc)
-                    # A handshake refused (e.g. 4xx for an unknown key) may mean a dead key.
-                    new_key = True
                 lived = asyncio.get_running_loop().time() - started
                 failures = 1 if lived >= _STABLE_S else failures + 1
                 delay = backoff_delay(failures, base=self._backoff_base_s, cap=self._backoff_cap_s)
@@ -243,14 +243,14 @@ class UserStream:
                 raise _Reconnect(f"closed ({code})") from None
             heard = loop.time()
             if await self._deliver(frame):
-                raise _Reconnect("listenKeyExpired", new_key=True)
+                raise _Reconnect("listenKeyExpired")
 
     async def _keepalive(self, key: str) -> float:
         """Extend the key; seconds until the next keep-alive."""
         try:
             await self.rest.listen_key_keepalive(key)
         except ListenKeyGone:
-            raise _Reconnect("listenKey gone (-1125)", new_key=True) from None
+            raise _Reconnect("listenKey gone (-1125)") from None
         except AuthError:
             raise
         except ExchangeError as exc:
