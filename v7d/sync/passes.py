@@ -7,8 +7,9 @@ Order of a pass, cheapest discovery first:
 2. positions and balances snapshot (positionRisk v3 + account v3): positionRisk also names
    the symbols with a position or open orders;
 3. the symbol set of the universe (:mod:`v7d.sync.discovery`);
-4. ``userTrades``, ``allOrders`` and ``allAlgoOrders`` per symbol from each cursor (algo
-   orders reaching back to the symbol's oldest algo order not yet final);
+4. ``userTrades``, ``allOrders`` and ``allAlgoOrders`` per symbol from each cursor; the
+   order endpoints reach back to the oldest order whose stored version came from the
+   stream only (REST must confirm it) or, for algo orders, is not final yet;
 5. every order the store still holds as non-final is re-fetched until it is final.
 
 A gap repair is the same pass at ``Priority.GAP_REPAIR`` whose ranges reach back to the
@@ -36,7 +37,13 @@ from v7d.sync.discovery import (
     universe_symbols,
 )
 from v7d.sync.pager import Page
-from v7d.sync.plan import PER_SYMBOL_ENDPOINTS, Window, plan_windows
+from v7d.sync.plan import (
+    PER_SYMBOL_ENDPOINTS,
+    RETENTION_SAFETY_MS,
+    UNFILLED_CANCEL_RETENTION_MS,
+    Window,
+    plan_windows,
+)
 from v7d.sync.report import PassReport, Tally, changed_rows
 
 __all__ = ["ALGO_OPEN_STATUSES", "IncrementalPass", "last_alive_key"]
@@ -110,10 +117,9 @@ class IncrementalPass:
         start = cur.position_ms - overlap if cur is not None else ctx.horizon_ms
         if self.since_ms is not None:
             start = min(start, self.since_ms - overlap)
-        if endpoint == "allAlgoOrders":
-            oldest = self._oldest_open_algo(symbol)
-            if oldest is not None:
-                start = min(start, oldest)
+        oldest = self._oldest_unconfirmed(endpoint, symbol, now_ms)
+        if oldest is not None:
+            start = min(start, oldest)
         return max(start, ctx.retention_start(endpoint, now_ms))
 
     async def _sync(self, endpoint: str, symbol: str, now_ms: int) -> None:
@@ -128,13 +134,32 @@ class IncrementalPass:
         self.discovered |= symbols_from_income(page.records)
         return ()
 
-    def _oldest_open_algo(self, symbol: str) -> int | None:
-        marks = ",".join("?" * len(ALGO_OPEN_STATUSES))
-        rows = self.ctx.query(
-            "SELECT min(time) FROM algo_orders WHERE account=? AND symbol=? "
-            f"AND status IN ({marks})",
-            (self.ctx.account, symbol, *ALGO_OPEN_STATUSES),
-        )
+    def _oldest_unconfirmed(self, endpoint: str, symbol: str, now_ms: int) -> int | None:
+        """Creation time of the oldest order REST has yet to confirm, for reaching back.
+
+        allOrders and allAlgoOrders select by creation time, so an order REST saw as NEW
+        and the stream then finalised lies behind every later window: its stored version
+        is the stream's (``source = ws``) until a window over its creation time fetches
+        REST's. Algo orders not yet final are re-fetched the same way (there is no
+        one-algo-order endpoint). Only orders REST still returns (3 days for unfilled
+        cancels) are reached for, so a vanished one cannot make every pass reach back.
+        """
+        floor = now_ms - UNFILLED_CANCEL_RETENTION_MS + RETENTION_SAFETY_MS
+        if endpoint == "allOrders":
+            rows = self.ctx.query(
+                "SELECT min(time) FROM orders WHERE account=? AND symbol=? AND source='ws' "
+                "AND time >= ?",
+                (self.ctx.account, symbol, floor),
+            )
+        elif endpoint == "allAlgoOrders":
+            marks = ",".join("?" * len(ALGO_OPEN_STATUSES))
+            rows = self.ctx.query(
+                "SELECT min(time) FROM algo_orders WHERE account=? AND symbol=? AND time >= ? "
+                f"AND (source='ws' OR status IN ({marks}))",
+                (self.ctx.account, symbol, floor, *ALGO_OPEN_STATUSES),
+            )
+        else:
+            return None
         return rows[0][0] if rows and rows[0][0] is not None else None
 
     # -- symbols ---------------------------------------------------------------------------
