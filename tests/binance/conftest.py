@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -16,6 +16,23 @@ from v7d.credentials import Credentials
 from v7d.sim.testing import SimHandle, running_sim
 
 SIM_DEFAULTS: dict[str, Any] = {"seed": 1, "days": 3, "symbols_listed": 20}
+
+#: The trade item fields of DESIGN.md that REST and the stream must agree on.
+TRADE_FIELDS = (
+    "symbol",
+    "id",
+    "order_id",
+    "side",
+    "position_side",
+    "price",
+    "qty",
+    "quote_qty",
+    "realized_pnl",
+    "commission",
+    "commission_asset",
+    "maker",
+    "time",
+)
 
 
 def _check_sim_after(sim: SimHandle) -> None:
@@ -103,6 +120,3 @@ async def away_from_minute_end(margin_s: float = 8.0) -> None:
     into = time.time() % 60
     if into > 60 - margin_s:
         await asyncio.sleep(60 - into + 0.2)
-
-
-Waiter = Callable[[], Awaitable[None]]

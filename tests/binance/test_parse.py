@@ -218,7 +218,7 @@ class TestWs:
         assert (trade.id, trade.qty, trade.quote_qty, trade.realized_pnl) == (
             699001,
             "0.500",
-            "3750",
+            "3750.00000",
             "-160.00000000",
         )
         order = next(r for r in recs if isinstance(r, Order))

@@ -17,24 +17,9 @@ from v7d.errors import AuthError, BadRequest, RateLimited, TransientError
 from v7d.sim.client import SignedClient
 from v7d.sim.testing import SimHandle
 
-from .conftest import away_from_minute_end, budget_for, client
+from .conftest import TRADE_FIELDS, away_from_minute_end, budget_for, client
 
 DAY_MS = 86_400_000
-TRADE_FIELDS = (
-    "symbol",
-    "id",
-    "order_id",
-    "side",
-    "position_side",
-    "price",
-    "qty",
-    "quote_qty",
-    "realized_pnl",
-    "commission",
-    "commission_asset",
-    "maker",
-    "time",
-)
 
 
 class TestSignedCalls:

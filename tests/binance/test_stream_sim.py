@@ -6,17 +6,18 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from typing import Any
 
 from structlog.testing import capture_logs
 
-from v7d.binance.parse import records_from_ws
+from v7d.binance.parse import order_from_rest, records_from_ws, trade_from_rest
 from v7d.binance.rest import BinanceRest
 from v7d.binance.stream import UserStream
 from v7d.sim.testing import SimHandle
-from v7d.store.records import Trade
+from v7d.store.records import AlgoOrder, Order, Trade
 
-from .conftest import client, until
+from .conftest import TRADE_FIELDS, client, until
 
 
 class Recorder:
@@ -93,6 +94,50 @@ class TestEvents:
             await until(lambda: bool(rec.gaps), what="the gap")
         [(start, end)] = rec.gaps
         assert start == resume and 0 <= now_ms() - end < 5_000
+
+
+class TestStreamMatchesRest:
+    async def test_every_activity_kind_parses_and_agrees_with_rest(self, sim: SimHandle) -> None:
+        """Every kind of activity parses from the stream, and its fills and final order states
+        are what REST answers (trades field for field, exact strings)."""
+        kinds = (
+            "fill",
+            "limit",
+            "fill_open",
+            "partial_cancel",
+            "cancel",
+            "expire",
+            "liquidation",
+            "funding",
+            "algo",
+            "algo_cancel",
+        )
+        rec = Recorder()
+        async with streaming(sim, rec) as (_, rest):
+            made = [sim.add_activity(kind=kind, symbol="BTCUSDT") for kind in kinds]
+            n_algos = sum(len(m["algo_orders"]) for m in made)
+            await until(lambda: rec.types().count("ALGO_UPDATE") >= n_algos, what="all the events")
+            records = [r for m, t in rec.messages for r in records_from_ws("default", m, t)]
+            trades = [r for r in records if isinstance(r, Trade)]
+            assert sorted(t.id for t in trades) == sorted(i for m in made for i in m["trades"])
+            for ws_trade in trades:
+                [row] = await rest.user_trades("BTCUSDT", from_id=ws_trade.id, limit=1)
+                rest_trade = trade_from_rest("default", row)
+                for field in TRADE_FIELDS:
+                    assert getattr(ws_trade, field) == getattr(rest_trade, field), field
+            last: dict[int, Order] = {}
+            for r in records:
+                if isinstance(r, Order):
+                    last[r.order_id] = r
+            assert set(last) == {i for m in made for i in m["orders"]}
+            for order_id, ws_order in last.items():
+                rest_order = order_from_rest("default", await rest.order("BTCUSDT", order_id))
+                assert ws_order.status == rest_order.status
+                assert ws_order.executed_qty == rest_order.executed_qty
+                assert Decimal(ws_order.cum_quote) == Decimal(rest_order.cum_quote)
+                assert ws_order.update_time == rest_order.update_time
+            algos = {r.algo_id for r in records if isinstance(r, AlgoOrder)}
+            assert algos == {i for m in made for i in m["algo_orders"]}
 
 
 class TestReconnects:

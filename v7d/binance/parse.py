@@ -163,12 +163,19 @@ class _Fields:
 
 
 def _product(a: str, b: str) -> str:
-    """a × b exactly, in plain notation without trailing zeros."""
+    """a × b exactly, at the scale Binance uses for quoteQty (the sum of both scales).
+
+    "7819.01" × "0.002" = "15.63802", as in the exchange's own ``quoteQty``.
+    """
+    return format(Decimal(a) * Decimal(b), "f")
+
+
+def _value(a: str, b: str) -> str:
+    """a × b exactly, trailing zeros dropped ("0" for zero): a stream order's cum_quote."""
     value = Decimal(a) * Decimal(b)
     if value == 0:
         return "0"
-    text = format(value.normalize(), "f")
-    return text
+    return format(value.normalize(), "f")
 
 
 # -- REST -------------------------------------------------------------------------------
@@ -411,7 +418,7 @@ def _order_trade_update(account: str, m: dict[str, Any], raw: str) -> list[Recor
             stop_price=o.dec("sp", "0"),
             orig_qty=o.dec("q"),
             executed_qty=cum_qty,
-            cum_quote=_product(avg_price, cum_qty),
+            cum_quote=_value(avg_price, cum_qty),
             reduce_only=o.bool("R", False),
             time=tx_time,
             update_time=tx_time,
