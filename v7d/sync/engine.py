@@ -99,6 +99,8 @@ class SyncEngine:
         self._beat = time.monotonic()
         self._running = False
         self._pass_lock = asyncio.Lock()
+        self._pending_marks: list[CoverageMark] = []
+        self.stream_task: asyncio.Task[Any] | None = None
 
     # -- life-cycle ----------------------------------------------------------------------
 
@@ -150,9 +152,8 @@ class SyncEngine:
     async def run(self) -> None:
         """Run until cancelled: stream, ingest, gap repair + incremental loop, jobs."""
         await self.start()
-        marks = getattr(self, "_pending_marks", None)
-        if marks:
-            await self.writer.submit(WriteBatch(coverage=marks))
+        if self._pending_marks:
+            await self.writer.submit(WriteBatch(coverage=self._pending_marks))
             self._pending_marks = []
         self._running = True
         tasks = [
@@ -212,8 +213,6 @@ class SyncEngine:
         )
         if self.stream_task is not None:
             self.stream_task.cancel()
-
-    stream_task: asyncio.Task[Any] | None = None
 
     def _note_error(self, message: str) -> None:
         self.last_error = {"message": message[:500], "at_ms": self.ctx.now_ms()}
