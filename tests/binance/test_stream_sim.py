@@ -193,6 +193,26 @@ class TestListenKey:
         assert stream.keys_created == 1 and stream.reconnects == 0
         assert "listenKeyExpired" not in rec.types()
 
+    async def test_default_timings_fit_the_exchange_limits(
+        self, make_sim: Callable[..., SimHandle]
+    ) -> None:
+        """With the exchange's clock 20,000× faster and the stream's default timings scaled the
+        same, keep-alives beat the 60-minute key TTL and v7d reconnects before the 24-hour
+        cut, so the exchange never has to close the connection."""
+        scale = 20_000
+        sim = make_sim(time_scale=scale)
+        rec = Recorder()
+        defaults = {"keepalive_s": 1800, "max_age_s": 23.5 * 3600, "silent_timeout_s": 600}
+        scaled = {k: v / scale for k, v in defaults.items()}
+        scaled["silent_timeout_s"] = 60.0  # nothing happens on this account: do not test it here
+        async with streaming(sim, rec, **scaled) as (stream, _):
+            await until(lambda: stream.reconnects >= 1, within=8.0, what="an age reconnect")
+        assert stream.last_reason == "max_age"
+        assert stream.keepalives >= 20
+        assert stream.key_changes == 0
+        assert "listenKeyExpired" not in rec.types()
+        assert sim.stats()["stream"]["connections_dropped"] == 0
+
     async def test_expired_key_is_recreated(self, make_sim: Callable[..., SimHandle]) -> None:
         """listenKeyExpired makes the stream create a new key and reconnect."""
         sim = make_sim(faults="keyexpiry", fault_rates={"key_expiry_s": 0.4})
