@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -34,7 +35,13 @@ def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, column: str = "") -> str:
+    if column.endswith("_ms") and isinstance(value, int) and not isinstance(value, bool):
+        if column.endswith(("age_ms", "lag_ms")):
+            return human_duration(value / 1000)
+        if value > 10**11:  # an epoch in milliseconds: show it as UTC time
+            stamp = dt.datetime.fromtimestamp(value / 1000, tz=dt.UTC)
+            return stamp.strftime("%Y-%m-%d %H:%M:%S")
     if value is None:
         return "-"
     if isinstance(value, bool):
@@ -53,7 +60,7 @@ def render_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None =
     if not rows:
         return "(none)"
     cols = list(columns) if columns else list(dict.fromkeys(k for r in rows for k in r))
-    cells = [[_cell(r.get(c)) for c in cols] for r in rows]
+    cells = [[_cell(r.get(c), c) for c in cols] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
     numeric = [
         all(isinstance(r.get(c), int | float) and not isinstance(r.get(c), bool) for r in rows)

@@ -71,11 +71,27 @@ def _account_lines(name: str, entry: dict[str, Any]) -> list[str]:
     if cursors:
         lines.append("  cursors:")
         lines += ["    " + row for row in render_table(cursors).splitlines()]
-    jobs = engine.get("jobs") or []
+    jobs = [_job_row(j) for j in engine.get("jobs") or []]
     if jobs:
         lines.append("  jobs:")
         lines += ["    " + row for row in render_table(jobs).splitlines()]
     return lines
+
+
+def _job_row(job: dict[str, Any]) -> dict[str, Any]:
+    p = job.get("progress") or {}
+    if isinstance(p, str):
+        p = {}
+    return {
+        "job_id": job.get("job_id"),
+        "state": job.get("state"),
+        "phase": p.get("phase"),
+        "windows": f"{p.get('windows_done', 0)}/{p.get('windows_total', 0)}",
+        "rows": sum((p.get("rows") or {}).values()),
+        "weight": p.get("weight", 0),
+        "eta": human_duration(p.get("eta_s")) if job.get("state") == "running" else "-",
+        "error": job.get("error") or None,
+    }
 
 
 def _one_line(value: Any) -> str:
@@ -225,21 +241,7 @@ def jobs(client: ControlClient, as_json: bool) -> None:
     if as_json:
         echo_json(answer)
         return
-    rows = []
-    for job in answer.get("items", []):
-        p = job.get("progress") or {}
-        rows.append(
-            {
-                "job_id": job.get("job_id"),
-                "account": job.get("account"),
-                "state": job.get("state"),
-                "phase": p.get("phase"),
-                "windows": f"{p.get('windows_done', 0)}/{p.get('windows_total', 0)}",
-                "rows": sum((p.get("rows") or {}).values()),
-                "weight": p.get("weight", 0),
-                "eta": human_duration(p.get("eta_s")) if job.get("state") == "running" else "-",
-            }
-        )
+    rows = [_job_row(j) | {"account": j.get("account")} for j in answer.get("items", [])]
     click.echo(render_table(rows))
 
 

@@ -29,6 +29,7 @@ __all__ = ["DaemonServices"]
 log = structlog.get_logger(__name__)
 
 _COUNT_EVERY_S = 5.0
+_ENGINE_START_WAIT_S = 20.0
 
 
 class DaemonServices:
@@ -68,8 +69,9 @@ class DaemonServices:
 
     # -- control backend ---------------------------------------------------------------
 
-    def engine(self, account: str | None) -> Any:
+    async def engine(self, account: str | None) -> Any:
         """The running engine of ``account``; 404 for an unknown one, 503 when not running."""
+        await self.sync.wait_started(account, _ENGINE_START_WAIT_S)
         try:
             engine = self.sync.engine(account)
         except KeyError:
@@ -229,9 +231,8 @@ def _stream_state(engine_status: Any) -> str | None:
 
 
 def _symbol_count(engine_status: dict[str, Any]) -> int:
-    symbols = engine_status.get("symbols")
-    if isinstance(symbols, list | dict):
-        return len(symbols)
-    if isinstance(symbols, int):
-        return symbols
-    return 0
+    """Distinct symbols the engine keeps cursors for (its synced universe)."""
+    cursors = engine_status.get("cursors")
+    if not isinstance(cursors, list):
+        return 0
+    return len({c.get("symbol") for c in cursors if isinstance(c, dict) and c.get("symbol")})

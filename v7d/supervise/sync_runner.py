@@ -47,6 +47,7 @@ class AccountRun:
     engine: Any = None
     rest: Any = None
     task: asyncio.Task[None] | None = field(default=None, repr=False)
+    engine_ready: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
 
 class SyncRunner:
@@ -126,6 +127,19 @@ class SyncRunner:
         if name not in self.accounts:
             raise KeyError(name)
         return self.accounts[name].engine
+
+    async def wait_started(self, account: str | None, wait_s: float) -> None:
+        """Wait (up to ``wait_s``) for the account's first engine to exist.
+
+        Requests that arrive just after READY, while ccxt is still being imported, wait
+        for the engine instead of being refused.
+        """
+        name = account or self._config.accounts[0].name
+        run = self.accounts.get(name)
+        if run is None or run.state != "starting":
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(run.engine_ready.wait(), wait_s)
 
     def status(self) -> dict[str, Any]:
         """Per account: runner state plus the engine's own status (JSON-able)."""
@@ -225,6 +239,7 @@ class SyncRunner:
             reader=self._reader,
         )
         run.state, run.detail = "running", ""
+        run.engine_ready.set()
         run.started_monotonic = time.monotonic()
         log.info("sync_engine_started", account=run.name)
         await run.engine.run()

@@ -156,6 +156,16 @@ class NotifyRecorder:
         self.close()
 
 
+def _accepts(path: Path) -> bool:
+    # A raw probe: httpx leaves its socket unclosed when a Unix-socket connect fails.
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
 def _v7d_command() -> list[str]:
     exe = Path(sys.executable).with_name("v7d")
     if exe.exists():
@@ -226,11 +236,10 @@ class DaemonProcess:
                     return time.monotonic() - self._started_at
                 except TimeoutError:
                     continue
-            try:
-                self.get("/health", timeout=0.5)
+            if _accepts(self.socket_path):
+                self.get("/health", timeout=5)
                 return time.monotonic() - self._started_at
-            except httpx.TransportError:
-                time.sleep(0.02)
+            time.sleep(0.02)
         raise TimeoutError(f"daemon not ready after {timeout} s:\n{self.output}")
 
     def client(self, timeout: float = 10.0) -> httpx.Client:

@@ -38,7 +38,7 @@ class ControlBackend(Protocol):
     db_path: Path
     test_hooks: bool
 
-    def engine(self, account: str | None) -> Any:
+    async def engine(self, account: str | None) -> Any:
         """The sync engine of ``account`` (None: the only/first one); raises ApiError."""
 
     def jobs(self, state: str | None = None) -> list[Any]:
@@ -162,7 +162,7 @@ def build_control_routes(backend: ControlBackend) -> list[BaseRoute]:
         all_symbols = _flag(body, "all_symbols")
         if symbols and all_symbols:
             raise ApiError(422, "invalid_parameter", "symbols and all_symbols exclude each other")
-        engine = backend.engine(_account(request, body))
+        engine = await backend.engine(_account(request, body))
         job_id = await engine.start_backfill(days=days, symbols=symbols, all_symbols=all_symbols)
         return JSONResponse({"job_id": job_id}, status_code=202)
 
@@ -179,14 +179,14 @@ def build_control_routes(backend: ControlBackend) -> list[BaseRoute]:
         return JSONResponse(job_to_dict(found))
 
     async def sync_once(request: Request) -> Response:
-        engine = backend.engine(_account(request, await _json_body(request)))
+        engine = await backend.engine(_account(request, await _json_body(request)))
         report = await engine.run_once()
         payload = dataclasses.asdict(report) if dataclasses.is_dataclass(report) else report
         return JSONResponse(payload)
 
     def _pauser(paused: bool) -> Handler:
         async def handler(request: Request) -> Response:
-            engine = backend.engine(_account(request, await _json_body(request)))
+            engine = await backend.engine(_account(request, await _json_body(request)))
             engine.pause() if paused else engine.resume()
             return JSONResponse({"paused": paused})
 
