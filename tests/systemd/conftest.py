@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from container import unavailable_reason
 from debcache import REPO, cached_deb
 
 
@@ -18,3 +19,11 @@ def deb_path() -> Path:
 def repo() -> Path:
     """The project's top directory."""
     return REPO
+
+
+@pytest.fixture(scope="session")
+def container_ready() -> None:
+    """Skip (printing why) only where a systemd container cannot run: not root, no nspawn."""
+    reason = unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
