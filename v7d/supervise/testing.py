@@ -194,6 +194,7 @@ class DaemonProcess:
         self._lines: list[str] = []
         self._reader: threading.Thread | None = None
         self._started_at = 0.0
+        self._notify_mark = 0
 
     @property
     def output(self) -> str:
@@ -210,6 +211,8 @@ class DaemonProcess:
         if self._log_format:
             cmd += ["--log-format", self._log_format]
         self._started_at = time.monotonic()
+        # READY=1 of an earlier daemon on the same recorder must not count for this one.
+        self._notify_mark = len(self.notify.texts()) if self.notify is not None else 0
         self.proc = subprocess.Popen(
             cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )
@@ -232,7 +235,7 @@ class DaemonProcess:
                 raise RuntimeError(f"daemon exited with {self.proc.returncode}:\n{self.output}")
             if self.notify is not None:
                 try:
-                    self.notify.wait_for("READY", "1", timeout=0.05)
+                    self.notify.wait_for("READY", "1", after=self._notify_mark, timeout=0.05)
                     return time.monotonic() - self._started_at
                 except TimeoutError:
                     continue
