@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -72,6 +73,21 @@ class TestSignedCalls:
         for trade_id, trade in got.items():
             for field in TRADE_FIELDS:
                 assert getattr(trade, field) == truth[trade_id][field], (trade_id, field)
+
+    async def test_secrets_never_reach_logs(
+        self, sim: SimHandle, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Even at DEBUG, no log record carries the secret, the key, a signature or a listenKey."""
+        caplog.set_level(logging.DEBUG)
+        with capture_logs() as events:
+            async with client(sim, secret=sim.secret) as rest:
+                await rest.user_trades("ETHUSDT")
+                key = await rest.listen_key_create()
+                with pytest.raises(BadRequest):
+                    await rest.user_trades("NOPEUSDT")
+        text = "\n".join(r.getMessage() for r in caplog.records) + repr(events)
+        for secret in (sim.secret, sim.api_key, key, "signature="):
+            assert secret not in text
 
     async def test_listen_key_life_cycle(self, sim: SimHandle) -> None:
         """A listenKey can be created, kept alive and deleted; POST again gives the same key."""

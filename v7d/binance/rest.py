@@ -27,6 +27,7 @@ same ``options["timeDifference"]`` that ccxt's ``nonce()`` subtracts.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any, ClassVar, Protocol, cast
 from urllib.parse import urlsplit
@@ -47,6 +48,9 @@ from v7d.errors import BadRequest, ExchangeError, TransientError
 __all__ = ["BinanceRest", "Credentials"]
 
 log = structlog.get_logger(__name__)
+
+_CCXT_LOGGER = logging.getLogger("v7d.binance.ccxt")
+_CCXT_LOGGER.setLevel(logging.WARNING)
 
 P = Priority.INCREMENTAL
 
@@ -131,6 +135,8 @@ class BinanceRest:
                 "secret": self._credentials.secret,
                 "enableRateLimit": False,
                 "timeout": int(self._timeout_s * 1000),
+                # ccxt logs every signed URL and the key header at DEBUG: never let it.
+                "logger": _CCXT_LOGGER,
                 "options": {
                     "recvWindow": self._recv_window_ms,
                     "adjustForTimeDifference": False,
