@@ -370,6 +370,12 @@ def records_from_ws(account: str, message: dict[str, Any], received_ms: int) -> 
         raise
 
 
+# ORDER_TRADE_UPDATE: E event time, T transaction time, o the order:
+#   s symbol · i orderId · c clientOrderId · S side · ps positionSide · o type · ot origType
+#   x execution type (NEW, TRADE, CANCELED, CALCULATED, EXPIRED, AMENDMENT) · X status
+#   f timeInForce · p price · ap avgPrice · sp stopPrice · q origQty · z cumulative filled
+#   l / L last fill qty / price · t tradeId (0: none) · n / N commission / its asset
+#   m maker · rp realized PnL of the fill · R reduceOnly · cp closePosition · T trade time
 def _order_trade_update(account: str, m: dict[str, Any], raw: str) -> list[Record]:
     top = _Fields(m, "ORDER_TRADE_UPDATE")
     o = _Fields(m.get("o"), "ORDER_TRADE_UPDATE.o", m)
@@ -452,6 +458,9 @@ def _order_trade_update(account: str, m: dict[str, Any], raw: str) -> list[Recor
     return out
 
 
+# ACCOUNT_UPDATE: a.m reason · a.B[] balances {a asset, wb wallet, cw cross wallet,
+#   bc change} · a.P[] changed positions {s, ps, pa amount, ep entry, bep break-even,
+#   up unrealized PnL, mt margin type, iw isolated wallet, cr accumulated realized}
 def _account_update(account: str, m: dict[str, Any], raw: str) -> list[Record]:
     top = _Fields(m, "ACCOUNT_UPDATE")
     a = _Fields(m.get("a"), "ACCOUNT_UPDATE.a", m)
@@ -494,6 +503,8 @@ def _account_update(account: str, m: dict[str, Any], raw: str) -> list[Record]:
     return out
 
 
+# ALGO_UPDATE: o = {aid algoId, caid clientAlgoId, at algoType, o orderType, s, S, ps,
+#   X status, q quantity, p price, tp trigger price, ai actual order id, R reduceOnly, ...}
 def algo_order_from_ws(account: str, m: dict[str, Any]) -> AlgoOrder:
     """The AlgoOrder of an ALGO_UPDATE message (its ``T`` as both times; REST corrects)."""
     top = _Fields(m, "ALGO_UPDATE")
