@@ -52,3 +52,44 @@ class TestBackfill:
                 assert kinds == {"complete", "expired"}
                 now = int(time.time() * 1000)
                 assert any(m.end_ms > now - 90 * DAY_MS for m in marks if m.kind == "expired")
+
+
+class TestBackfillOptions:
+    """--all-symbols sweeps the listed perpetuals; --symbols limits the sweep; pause holds."""
+
+    async def test_all_symbols_and_explicit_symbols(self, short_tmp: Path) -> None:
+        """all_symbols plans every listed USDT/USDC perpetual; symbols= exactly those."""
+        with running_sim(seed=12, days=1, symbols_listed=15, symbols_active=2,
+                         trades_per_day=20) as sim:  # fmt: skip
+            async with rig(sim, short_tmp / "h.db") as r:
+                sweep = await r.engine.start_backfill(days=1, all_symbols=True)
+                await r.engine.run_jobs()
+                listed = {
+                    s.symbol
+                    for s in r.reader.symbols("default")
+                    if s.listed and s.contract_type == "PERPETUAL"
+                }
+                swept = set(json.loads(r.reader.job(sweep).progress)["symbols"])
+                assert listed <= swept and len(swept) >= 15
+                only = await r.engine.start_backfill(days=1, symbols=["ETHUSDT"])
+                await r.engine.run_jobs()
+                assert json.loads(r.reader.job(only).progress)["symbols"] == ["ETHUSDT"]
+
+    async def test_paused_job_waits_then_finishes(self, short_tmp: Path) -> None:
+        """A paused engine's job sends nothing until resumed, then completes."""
+        import asyncio
+
+        with running_sim(seed=13, days=1, symbols_listed=15, symbols_active=2,
+                         trades_per_day=20) as sim:  # fmt: skip
+            async with rig(sim, short_tmp / "h.db") as r:
+                job_id = await r.engine.start_backfill(days=1)
+                r.engine.pause()
+                before = sim.stats()["requests_total"]
+                runner = asyncio.create_task(r.engine.run_jobs())
+                await asyncio.sleep(0.5)
+                assert sim.stats()["requests_total"] == before
+                assert r.engine.status()["state"] == "paused"
+                r.engine.resume()
+                assert await asyncio.wait_for(runner, 30) == 1
+                job = r.reader.job(job_id)
+                assert job is not None and job.state == "done"
