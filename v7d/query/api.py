@@ -26,10 +26,19 @@ from typing import Any, TypeVar
 from v7d.query import lookups
 from v7d.query.compare import deltas
 from v7d.query.coverage import ledger
-from v7d.query.cuts import ORDER_STATUSES, SIDES, Cut, make_cut
+from v7d.query.cuts import Cut, make_cut
 from v7d.query.errors import QueryError
 from v7d.query.items import BALANCE, POSITION
-from v7d.query.lists import ListQuery, fetch_page
+from v7d.query.list_queries import (
+    ALGO_STATUSES,
+    BUILDERS,
+    INCOME_TYPES,
+    algo_orders_query,
+    income_query,
+    orders_query,
+    trades_query,
+)
+from v7d.query.lists import ListQuery, fetch_page, fetch_rows
 from v7d.query.numbers import register_functions
 from v7d.query.summary import series, summary, symbol_rows
 from v7d.query.validate import (
@@ -37,9 +46,7 @@ from v7d.query.validate import (
     enum_arg,
     int_arg,
     limit_arg,
-    prefix_arg,
     symbol_arg,
-    time_range,
 )
 from v7d.store.read import QueryTimeout, connect_readonly, timed
 
@@ -47,17 +54,6 @@ __all__ = ["ALGO_STATUSES", "BUCKETS", "INCOME_TYPES", "HistoryQueryAPI"]
 
 T = TypeVar("T")
 
-INCOME_TYPES = (
-    "TRANSFER", "WELCOME_BONUS", "REALIZED_PNL", "FUNDING_FEE", "COMMISSION",
-    "INSURANCE_CLEAR", "REFERRAL_KICKBACK", "COMMISSION_REBATE", "API_REBATE",
-    "CONTEST_REWARD", "CROSS_COLLATERAL_TRANSFER", "OPTIONS_PREMIUM_FEE",
-    "OPTIONS_SETTLE_PROFIT", "INTERNAL_TRANSFER", "AUTO_EXCHANGE", "DELIVERED_SETTELMENT",
-    "COIN_SWAP_DEPOSIT", "COIN_SWAP_WITHDRAW", "POSITION_LIMIT_INCREASE_FEE",
-    "STRATEGY_UMFUTURES_TRANSFER", "FEE_RETURN", "BFUSD_REWARD",
-)  # fmt: skip
-ALGO_STATUSES = (
-    "NEW", "CANCELED", "TRIGGERING", "TRIGGERED", "FINISHED", "REJECTED", "EXPIRED",
-)  # fmt: skip
 BUCKETS = {"1h": 3_600_000, "1d": 86_400_000}
 _ENDPOINTS = ("userTrades", "allOrders", "income", "allAlgoOrders", "openOrders", "stream")
 
@@ -121,10 +117,42 @@ class HistoryQueryAPI:
 
     def _page(self, q: ListQuery, limit: Any, cursor: Any) -> Page:
         size = limit_arg(limit)
-        items, nxt = self._run(
-            lambda c: fetch_page(c, q, limit=size, cursor=cursor, as_float=self.as_float)
-        )
+
+        def run(c: sqlite3.Connection) -> tuple[list[dict[str, Any]], str | None]:
+            accounts = None if "account" in q.fixed else lookups.accounts(c)
+            return fetch_page(
+                c, q, limit=size, cursor=cursor, as_float=self.as_float, accounts=accounts
+            )
+
+        items, nxt = self._run(run)
         return {"items": items, "next_cursor": nxt}
+
+    def export_chunks(
+        self, kind: str, *, text_bools: bool = False, **filters: Any
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """Every row of list ``kind`` (trades, orders, income, algo_orders) matching
+        ``filters``, as chunks of raw tuples in item-field order (booleans as 0/1, or
+        ``true``/``false`` with ``text_bools``).
+
+        Each chunk is one keyset page read in its own short read transaction, so memory
+        stays flat and the writer is never blocked, however many rows there are.
+        """
+        if kind not in BUILDERS:
+            raise QueryError("invalid_parameter", f"what: expected one of {', '.join(BUILDERS)}")
+        q = BUILDERS[kind](**filters)
+        cursor: str | None = None
+        while True:
+
+            def run(c: sqlite3.Connection, at: str | None = cursor) -> tuple[list[Any], str | None]:
+                accounts = None if "account" in q.fixed else lookups.accounts(c)
+                return fetch_rows(
+                    c, q, limit=5000, cursor=at, accounts=accounts, text_bools=text_bools
+                )
+
+            rows, cursor = self._run(run)
+            yield rows
+            if cursor is None:
+                return
 
     def _iterate(self, page: Callable[..., Page], **kwargs: Any) -> Iterator[dict[str, Any]]:
         cursor = None
@@ -143,28 +171,8 @@ class HistoryQueryAPI:
         limit: Any = None, cursor: Any = None,
     ) -> Page:  # fmt: skip
         """One page of trades, ascending by (time, symbol, id)."""
-        f = {
-            "symbol": symbol_arg(symbol),
-            "order_id": int_arg("order_id", order_id, minimum=0),
-            "account": account_arg(account),
-            "client_order_id_prefix": prefix_arg(client_order_id_prefix),
-        }
-        start, end = time_range(start_ms, end_ms)
-        q = ListQuery("trades", {**f, "start_ms": start, "end_ms": end})
-        q.eq("account", f["account"])
-        q.eq("symbol", f["symbol"])
-        if f["order_id"] is not None:
-            q.add("t.order_id = ?", f["order_id"])
-        q.window("time", start, end)
-        if f["client_order_id_prefix"] is not None:
-            p = f["client_order_id_prefix"]
-            q.add(
-                "EXISTS (SELECT 1 FROM orders o WHERE o.account = t.account AND "
-                "o.symbol = t.symbol AND o.order_id = t.order_id AND "
-                "substr(o.client_order_id, 1, ?) = ?)",
-                len(p),
-                p,
-            )
+        q = trades_query(symbol=symbol, order_id=order_id, start_ms=start_ms, end_ms=end_ms,
+                         account=account, client_order_id_prefix=client_order_id_prefix)  # fmt: skip
         return self._page(q, limit, cursor)
 
     def get_trades(self, **kwargs: Any) -> list[dict[str, Any]]:
@@ -183,24 +191,9 @@ class HistoryQueryAPI:
         client_order_id_prefix: Any = None, limit: Any = None, cursor: Any = None,
     ) -> Page:  # fmt: skip
         """One page of orders (their latest version), ascending by creation time."""
-        f = {
-            "symbol": symbol_arg(symbol),
-            "status": enum_arg("status", status, ORDER_STATUSES),
-            "side": enum_arg("side", side, SIDES),
-            "account": account_arg(account),
-            "client_order_id_prefix": prefix_arg(client_order_id_prefix),
-        }
-        start, end = time_range(start_ms, end_ms)
-        q = ListQuery("orders", {**f, "start_ms": start, "end_ms": end})
-        q.eq("account", f["account"])
-        q.eq("symbol", f["symbol"])
-        for col in ("status", "side"):
-            if f[col] is not None:
-                q.add(f"t.{col} = ?", f[col])
-        q.window("time", start, end)
-        if f["client_order_id_prefix"] is not None:
-            p = f["client_order_id_prefix"]
-            q.add("substr(t.client_order_id, 1, ?) = ?", len(p), p)
+        q = orders_query(symbol=symbol, status=status, side=side, start_ms=start_ms,
+                         end_ms=end_ms, account=account,
+                         client_order_id_prefix=client_order_id_prefix)  # fmt: skip
         return self._page(q, limit, cursor)
 
     def get_orders(self, **kwargs: Any) -> list[dict[str, Any]]:
@@ -257,18 +250,8 @@ class HistoryQueryAPI:
         end_ms: Any = None, account: Any = None, limit: Any = None, cursor: Any = None,
     ) -> Page:  # fmt: skip
         """One page of income rows (``type`` = Binance's incomeType), ascending by time."""
-        f = {
-            "symbol": symbol_arg(symbol),
-            "type": enum_arg("type", type, INCOME_TYPES),
-            "account": account_arg(account),
-        }
-        start, end = time_range(start_ms, end_ms)
-        q = ListQuery("income", {**f, "start_ms": start, "end_ms": end})
-        q.eq("account", f["account"])
-        q.eq("symbol", f["symbol"])
-        if f["type"] is not None:
-            q.add("t.income_type = ?", f["type"])
-        q.window("time", start, end)
+        q = income_query(symbol=symbol, type=type, start_ms=start_ms, end_ms=end_ms,
+                         account=account)  # fmt: skip
         return self._page(q, limit, cursor)
 
     def income(self, **kwargs: Any) -> list[dict[str, Any]]:
@@ -284,18 +267,8 @@ class HistoryQueryAPI:
         end_ms: Any = None, account: Any = None, limit: Any = None, cursor: Any = None,
     ) -> Page:  # fmt: skip
         """One page of algo (TP/SL/trailing) orders, ascending by (time, algo_id)."""
-        f = {
-            "symbol": symbol_arg(symbol),
-            "status": enum_arg("status", status, ALGO_STATUSES),
-            "account": account_arg(account),
-        }
-        start, end = time_range(start_ms, end_ms)
-        q = ListQuery("algo_orders", {**f, "start_ms": start, "end_ms": end})
-        q.eq("account", f["account"])
-        q.eq("symbol", f["symbol"])
-        if f["status"] is not None:
-            q.add("t.status = ?", f["status"])
-        q.window("time", start, end)
+        q = algo_orders_query(symbol=symbol, status=status, start_ms=start_ms, end_ms=end_ms,
+                              account=account)  # fmt: skip
         return self._page(q, limit, cursor)
 
     def algo_orders(self, **kwargs: Any) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from typing import Any
 from v7d.query.items import ALGO, EVENT, INCOME, ORDER, TRADE, ItemShape
 from v7d.query.validate import decode_cursor, encode_cursor
 
-__all__ = ["KINDS", "ListKind", "ListQuery", "fetch_page"]
+__all__ = ["KINDS", "ListKind", "ListQuery", "fetch_page", "fetch_rows"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +71,99 @@ class ListQuery:
             self.add(f"t.{column} < ?", end_ms)
 
 
+def _select(kind: ListKind, text_bools: bool) -> str:
+    """The item fields, then the keyset columns unless the fields already hold them."""
+    shape = kind.shape
+    cols = [
+        f"CASE WHEN t.{f} THEN 'true' ELSE 'false' END" if text_bools and f in shape.bools
+        else f"t.{f}"
+        for f in shape.fields
+    ]  # fmt: skip
+    if not set(kind.keyset) <= set(shape.fields):
+        cols += [f"t.{c}" for c in kind.keyset]
+    return ", ".join(cols)
+
+
+def _position_of(kind: ListKind, row: Any) -> list[Any]:
+    fields = kind.shape.fields
+    if set(kind.keyset) <= set(fields):
+        return [row[fields.index(c)] for c in kind.keyset]
+    return list(row[len(fields) :])
+
+
+def _arm(
+    kind: ListKind, q: ListQuery, account: str | None, position: list[Any] | None, limit: int,
+    text_bools: bool = False,
+) -> tuple[str, list[Any]]:  # fmt: skip
+    """One account's page query (``account`` None: the query's own account filter)."""
+    fixed = set(q.fixed) | ({"account"} if account is not None else set())
+    where, params = list(q.where), list(q.params)
+    if account is not None and "account" not in q.fixed:
+        where.append("t.account = ?")
+        params.append(account)
+    cols = [c for c in kind.keyset if c not in fixed]
+    if position is not None:
+        pos = dict(zip(kind.keyset, position, strict=True))
+        # With the account fixed, (..., account) > (..., pos_account) reduces to >= on the
+        # other columns when this account sorts after the cursor's, > otherwise.
+        op = ">=" if account is not None and "account" not in q.fixed and account > pos[
+            "account"] else ">"  # fmt: skip
+        lhs = ", ".join(f"t.{c}" for c in cols)
+        marks = ", ".join("?" * len(cols))
+        where.append(f"({lhs}) {op} ({marks})" if len(cols) > 1 else f"{lhs} {op} ?")
+        params.extend(pos[c] for c in cols)
+    sql = (
+        f"SELECT {_select(kind, text_bools)} FROM {kind.shape.table} t"
+        + (f" WHERE {' AND '.join(where)}" if where else "")
+        + f" ORDER BY {', '.join('t.' + c for c in cols)} LIMIT ?"
+    )
+    return sql, [*params, limit]
+
+
+def fetch_rows(
+    conn: sqlite3.Connection,
+    q: ListQuery,
+    *,
+    limit: int,
+    cursor: str | None,
+    accounts: list[str] | None = None,
+    text_bools: bool = False,
+) -> tuple[list[Any], str | None]:
+    """One page of ``q`` as raw rows (item fields in order, then any keyset column the
+    fields do not hold), and the next cursor. ``text_bools``: booleans as ``true`` /
+    ``false`` text (what CSV wants) instead of 0/1.
+
+    ``accounts``: the accounts in the store, used when ``q`` has no account filter. One
+    account becomes an equality (the index then serves the order); several are merged
+    from one index-ordered query per account (``UNION ALL`` + ``ORDER BY``), never by
+    sorting the whole table.
+    """
+    kind = KINDS[q.kind]
+    position = decode_cursor(cursor, q.kind, q.filters, kind.keyset_types)
+    if "account" in q.fixed or not accounts:
+        sql, params = _arm(kind, q, None, position, limit + 1, text_bools)
+    elif len(accounts) == 1:
+        sql, params = _arm(kind, q, accounts[0], position, limit + 1, text_bools)
+    else:
+        arms = [_arm(kind, q, a, position, limit + 1, text_bools) for a in accounts]
+        fields = kind.shape.fields
+        n = len(fields)
+        order = ", ".join(
+            str(fields.index(c) + 1 if c in fields else n + 1 + i)
+            for i, c in enumerate(kind.keyset)
+        )
+        sql = " UNION ALL ".join(f"SELECT * FROM ({a[0]})" for a in arms)
+        sql += f" ORDER BY {order} LIMIT ?"
+        params = [p for a in arms for p in a[1]] + [limit + 1]
+    rows = conn.execute(sql, params).fetchall()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = None
+    if more and rows:
+        next_cursor = encode_cursor(q.kind, _position_of(kind, rows[-1]), q.filters)
+    return rows, next_cursor
+
+
 def fetch_page(
     conn: sqlite3.Connection,
     q: ListQuery,
@@ -78,30 +171,9 @@ def fetch_page(
     limit: int,
     cursor: str | None,
     as_float: bool = False,
+    accounts: list[str] | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of ``q``: (items, next_cursor)."""
-    kind = KINDS[q.kind]
-    position = decode_cursor(cursor, q.kind, q.filters, kind.keyset_types)
-    order_cols = [c for c in kind.keyset if c not in q.fixed]
-    where, params = list(q.where), list(q.params)
-    if position is not None:
-        pos = dict(zip(kind.keyset, position, strict=True))
-        cols = ", ".join(f"t.{c}" for c in order_cols)
-        marks = ", ".join("?" * len(order_cols))
-        where.append(f"({cols}) > ({marks})" if len(order_cols) > 1 else f"{cols} > ?")
-        params.extend(pos[c] for c in order_cols)
-    sql = (
-        f"SELECT {kind.shape.select_list('t')}, {', '.join('t.' + c for c in kind.keyset)} "
-        f"FROM {kind.shape.table} t"
-        + (f" WHERE {' AND '.join(where)}" if where else "")
-        + f" ORDER BY {', '.join('t.' + c for c in order_cols)} LIMIT ?"
-    )
-    rows = conn.execute(sql, [*params, limit + 1]).fetchall()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    n = len(kind.shape.fields)
-    items = [kind.shape.to_item(r, as_float) for r in rows]
-    next_cursor = None
-    if more and rows:
-        next_cursor = encode_cursor(q.kind, list(rows[-1][n:]), q.filters)
-    return items, next_cursor
+    """One page of ``q``: (items, next_cursor); see :func:`fetch_rows`."""
+    rows, next_cursor = fetch_rows(conn, q, limit=limit, cursor=cursor, accounts=accounts)
+    shape = KINDS[q.kind].shape
+    return [shape.to_item(r, as_float) for r in rows], next_cursor
