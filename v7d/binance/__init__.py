@@ -6,7 +6,8 @@ stays cheap — ccxt is only imported when a :class:`~v7d.binance.rest.BinanceRe
 - ``budget``: :class:`RateBudget` and :class:`Priority`, one per process.
 - ``errors``: :func:`map_exchange_error`, the one mapping to :mod:`v7d.errors`.
 - ``retry``: :func:`call_with_retry`, the one retry policy.
-- ``rest``: :class:`BinanceRest`, signed REST calls through ccxt's raw endpoint methods.
+- ``rest``: :class:`BinanceRest`, signed REST calls through ccxt's raw endpoint methods
+  (``ccxt_client``: the ccxt subclass; ``hosts``: live/testnet/custom URLs).
 - ``parse``: pure functions from payloads to :mod:`v7d.store.records`.
 - ``stream``: :class:`UserStream`, the user-data WebSocket with its listenKey.
 """

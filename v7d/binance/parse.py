@@ -380,82 +380,83 @@ def _order_trade_update(account: str, m: dict[str, Any], raw: str) -> list[Recor
     top = _Fields(m, "ORDER_TRADE_UPDATE")
     o = _Fields(m.get("o"), "ORDER_TRADE_UPDATE.o", m)
     event_time = top.int("E")
-    order_trade_time = o.int("T", 0)
-    tx_time = top.int("T", order_trade_time or event_time)
-    symbol = o.str("s")
-    order_id = o.int("i")
-    execution = o.str("x")
-    status = o.str("X")
-    last_qty = o.dec("l", "0")
-    last_price = o.dec("L", "0")
-    cum_qty = o.dec("z", "0")
-    trade_id = o.int("t", 0)
-    avg_price = o.dec("ap", "0")
-    order_type = o.str("o")
+    tx_time = top.int("T", o.int("T", 0) or event_time)
     out: list[Record] = [
         OrderEvent(
             account=account,
-            symbol=symbol,
-            order_id=order_id,
+            symbol=o.str("s"),
+            order_id=o.int("i"),
             event_time=event_time,
             transaction_time=tx_time,
-            execution_type=execution,
-            status=status,
-            last_qty=last_qty,
-            last_price=last_price,
-            cum_qty=cum_qty,
-            trade_id=trade_id,
+            execution_type=o.str("x"),
+            status=o.str("X"),
+            last_qty=o.dec("l", "0"),
+            last_price=o.dec("L", "0"),
+            cum_qty=o.dec("z", "0"),
+            trade_id=o.int("t", 0),
             source="ws",
             raw=raw,
         ),
-        Order(
-            account=account,
-            symbol=symbol,
-            order_id=order_id,
-            client_order_id=o.str("c", ""),
-            side=o.str("S"),
-            position_side=o.str("ps", "BOTH"),
-            type=order_type,
-            orig_type=o.str("ot", order_type),
-            status=status,
-            time_in_force=o.str("f", ""),
-            price=o.dec("p", "0"),
-            avg_price=avg_price,
-            stop_price=o.dec("sp", "0"),
-            orig_qty=o.dec("q"),
-            executed_qty=cum_qty,
-            cum_quote=_value(avg_price, cum_qty),
-            reduce_only=o.bool("R", False),
-            time=tx_time,
-            update_time=tx_time,
-            source="ws",
-            raw=raw,
-            close_position=o.bool("cp", False),
-        ),
+        _ws_order_version(account, o, tx_time, raw),
     ]
-    if execution in _FILL_EXECUTIONS and trade_id and Decimal(last_qty) != 0:
-        out.append(
-            Trade(
-                account=account,
-                symbol=symbol,
-                id=trade_id,
-                order_id=order_id,
-                side=o.str("S"),
-                position_side=o.str("ps", "BOTH"),
-                price=last_price,
-                qty=last_qty,
-                quote_qty=_product(last_price, last_qty),
-                realized_pnl=o.dec("rp", "0"),
-                commission=o.dec("n", "0"),
-                commission_asset=o.str("N", ""),
-                maker=o.bool("m", False),
-                time=order_trade_time or tx_time,
-                source="ws",
-                raw=raw,
-                buyer=o.str("S") == "BUY",
-            )
-        )
+    if o.str("x") in _FILL_EXECUTIONS and o.int("t", 0) and Decimal(o.dec("l", "0")) != 0:
+        out.append(_ws_fill(account, o, tx_time, raw))
     return out
+
+
+def _ws_order_version(account: str, o: _Fields, tx_time: int, raw: str) -> Order:
+    """The Order version an ORDER_TRADE_UPDATE describes (see the module docstring)."""
+    order_type = o.str("o")
+    cum_qty = o.dec("z", "0")
+    avg_price = o.dec("ap", "0")
+    return Order(
+        account=account,
+        symbol=o.str("s"),
+        order_id=o.int("i"),
+        client_order_id=o.str("c", ""),
+        side=o.str("S"),
+        position_side=o.str("ps", "BOTH"),
+        type=order_type,
+        orig_type=o.str("ot", order_type),
+        status=o.str("X"),
+        time_in_force=o.str("f", ""),
+        price=o.dec("p", "0"),
+        avg_price=avg_price,
+        stop_price=o.dec("sp", "0"),
+        orig_qty=o.dec("q"),
+        executed_qty=cum_qty,
+        cum_quote=_value(avg_price, cum_qty),
+        reduce_only=o.bool("R", False),
+        time=tx_time,
+        update_time=tx_time,
+        source="ws",
+        raw=raw,
+        close_position=o.bool("cp", False),
+    )
+
+
+def _ws_fill(account: str, o: _Fields, tx_time: int, raw: str) -> Trade:
+    """The Trade carried by a fill event (x = TRADE or CALCULATED)."""
+    price, qty = o.dec("L"), o.dec("l")
+    return Trade(
+        account=account,
+        symbol=o.str("s"),
+        id=o.int("t"),
+        order_id=o.int("i"),
+        side=o.str("S"),
+        position_side=o.str("ps", "BOTH"),
+        price=price,
+        qty=qty,
+        quote_qty=_product(price, qty),
+        realized_pnl=o.dec("rp", "0"),
+        commission=o.dec("n", "0"),
+        commission_asset=o.str("N", ""),
+        maker=o.bool("m", False),
+        time=o.int("T", 0) or tx_time,
+        source="ws",
+        raw=raw,
+        buyer=o.str("S") == "BUY",
+    )
 
 
 # ACCOUNT_UPDATE: a.m reason · a.B[] balances {a asset, wb wallet, cw cross wallet,

@@ -3,7 +3,8 @@
 ccxt does the signing (HMAC-SHA256 over the query, ``timestamp``, ``recvWindow``), the
 HTTP session and the URL building; its raw methods (``fapiPrivateGetUserTrades`` …)
 return Binance's own JSON. v7d changes four things in a subclass of
-``ccxt.async_support.binanceusdm`` (verified against ccxt 4.5.90's source):
+``ccxt.async_support.binanceusdm`` (:mod:`v7d.binance.ccxt_client`; verified against
+ccxt 4.5.90's source):
 
 - ``enableRateLimit=False``: the process-wide :class:`~v7d.binance.budget.RateBudget` is
   the only throttle (ccxt's own knows nothing of other programs on the IP).
@@ -30,17 +31,15 @@ import asyncio
 import logging
 import time
 from typing import Any, ClassVar, Protocol, cast
-from urllib.parse import urlsplit
 
 import structlog
 
 from v7d.binance.budget import Priority, RateBudget
+from v7d.binance.ccxt_client import client_class, point_at
 from v7d.binance.errors import (
     ListenKeyGone,
     OrderGone,
-    error_code,
     map_exchange_error,
-    redact,
 )
 from v7d.binance.retry import OnRetry, call_with_retry
 from v7d.errors import BadRequest, ExchangeError, TransientError
@@ -128,7 +127,7 @@ class BinanceRest:
         from ccxt.base.errors import BaseError
 
         self._network_errors = (BaseError, aiohttp.ClientError, OSError, TimeoutError)
-        klass = _client_class(ccxt_async.binanceusdm)
+        klass = client_class(ccxt_async.binanceusdm)
         self._ex = klass(
             {
                 "apiKey": self._credentials.api_key,
@@ -145,7 +144,7 @@ class BinanceRest:
             }
         )
         self._ex.v7d_budget = self.budget
-        _point_at(self._ex, self.rest_url)
+        point_at(self._ex, self.rest_url)
 
     async def close(self) -> None:
         """Close the HTTP session; the client can be opened again."""
@@ -490,75 +489,3 @@ def request_weight_limit(info: dict[str, Any]) -> int | None:
         if rule.get("interval") == "MINUTE" and num == 1 and limit > 0:
             return limit
     return None
-
-
-def _point_at(ex: Any, rest_url: str) -> None:
-    """Rewrite every ``fapi*`` URL of ccxt's table to ``rest_url``, keeping each path."""
-    for name, url in list(ex.urls["api"].items()):
-        if name.startswith("fapi") and isinstance(url, str):
-            ex.urls["api"][name] = rest_url + urlsplit(url).path
-
-
-def _header(headers: dict[str, Any], name: str) -> str | None:
-    for key, value in (headers or {}).items():
-        if key.lower() == name:
-            return str(value)
-    return None
-
-
-def _number(text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        return float(text.split(",")[0].strip())
-    except ValueError:
-        return None
-
-
-def _client_class(base: type) -> type:
-    """ccxt's binanceusdm with v7d's per-response hook and error mapping (see module doc)."""
-
-    class _V7dBinanceUsdm(base):  # type: ignore[misc]
-        v7d_budget: RateBudget | None = None
-
-        def on_rest_response(
-            self,
-            code: int,
-            reason: str,
-            url: str,
-            method: str,
-            response_headers: dict[str, Any],
-            response_body: str,
-            request_headers: Any,
-            request_body: Any,
-        ) -> str:
-            used = _number(_header(response_headers, "x-mbx-used-weight-1m"))
-            retry_after = _number(_header(response_headers, "retry-after"))
-            if self.v7d_budget is not None:
-                self.v7d_budget.observe(
-                    status=int(code),
-                    used_weight_1m=int(used) if used is not None else None,
-                    retry_after=retry_after,
-                )
-            return response_body.strip() if isinstance(response_body, str) else response_body
-
-        def handle_errors(
-            self,
-            code: int,
-            reason: str,
-            url: str,
-            method: str,
-            headers: dict[str, Any],
-            body: str,
-            response: Any,
-            request_headers: Any,
-            request_body: Any,
-        ) -> None:
-            binance_code, _ = error_code(response if response is not None else body)
-            failed = binance_code is not None and binance_code < 0
-            if int(code) >= 400 or failed:
-                what = f"{method} {redact(urlsplit(url).path)}"
-                retry_after = _number(_header(headers, "retry-after"))
-                raise map_exchange_error(int(code), body, retry_after=retry_after, what=what)
-
-    return _V7dBinanceUsdm
