@@ -184,12 +184,18 @@ class DaemonProcess:
         env: Mapping[str, str] | None = None,
         log_format: str = "json",
         socket_path: Path | None = None,
+        log_file: Path | None = None,
+        detach: bool = False,
     ) -> None:
         self.config_path = Path(config_path)
         self.notify = notify
         self.socket_path = socket_path or self.config_path.parent / "run" / "control.sock"
         self._env = dict(env or {})
         self._log_format = log_format
+        # log_file + detach: the daemon may outlive this process (``v7d demo --keep``),
+        # so it must not write into a pipe that closes, nor share our Ctrl-C.
+        self.log_file = log_file
+        self._detach = detach
         self.proc: subprocess.Popen[bytes] | None = None
         self._lines: list[str] = []
         self._reader: threading.Thread | None = None
@@ -199,6 +205,8 @@ class DaemonProcess:
     @property
     def output(self) -> str:
         """Everything the daemon wrote to stderr/stdout so far."""
+        if self.log_file is not None:
+            return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
         return "".join(self._lines)
 
     def start(self) -> DaemonProcess:
@@ -213,8 +221,24 @@ class DaemonProcess:
         self._started_at = time.monotonic()
         # READY=1 of an earlier daemon on the same recorder must not count for this one.
         self._notify_mark = len(self.notify.texts()) if self.notify is not None else 0
+        if self.log_file is not None:
+            with self.log_file.open("ab") as log:
+                self.proc = subprocess.Popen(
+                    cmd,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=self._detach,
+                )
+            return self
         self.proc = subprocess.Popen(
-            cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            cmd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=self._detach,
         )
         self._reader = threading.Thread(target=self._collect, daemon=True)
         self._reader.start()
