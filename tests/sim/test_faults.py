@@ -141,9 +141,11 @@ class TestStreamFaults:
     def test_wsdrop(self, fsim: SimHandle) -> None:
         """wsdrop closes stream connections after a short life."""
         fsim.set_faults("wsdrop", ws_drop_min_s=0.2, ws_drop_max_s=0.4)
-        with connect(f"{fsim.ws_url}/private/ws/{_key(fsim)}") as ws:
-            with pytest.raises(ConnectionClosed):
-                ws.recv(timeout=3)
+        with (
+            connect(f"{fsim.ws_url}/private/ws/{_key(fsim)}") as ws,
+            pytest.raises(ConnectionClosed),
+        ):
+            ws.recv(timeout=3)
         assert fsim.stats()["stream"]["connections_dropped"] >= 1
 
     def test_keyexpiry(self, fsim: SimHandle) -> None:
