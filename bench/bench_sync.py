@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import math
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -297,7 +299,10 @@ async def main(args: argparse.Namespace) -> int:
             "--seed", "12", "--days", "1", "--symbols-listed", "50", "--symbols-active", "6",
             "--trades-per-day", "100", "--live-rate", str(args.live_rate),
         ) as live_sim:  # fmt: skip
-            live = await stream_latency(live_sim, Path(tmp) / "live.db", args.live_seconds)
+            live = await asyncio.wait_for(
+                stream_latency(live_sim, Path(tmp) / "live.db", args.live_seconds),
+                timeout=args.live_seconds + 90,
+            )
     floor_s = v7d["weight"] / (DEFAULT_LIMIT * DEFAULT_SHARE) * 60
     print(f"\nScenario: {args.listed} listed / {args.active} active symbols, {days} days, "
           f"{trades:,} trades\n")  # fmt: skip
@@ -320,6 +325,8 @@ async def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
+    faulthandler.enable()
+    faulthandler.register(signal.SIGUSR1)  # kill -USR1 <pid>: where is it stuck?
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--listed", type=int, default=600)
     parser.add_argument("--active", type=int, default=12)
