@@ -71,6 +71,20 @@ class TestWeightCap:
         assert budget.snapshot()["weight_used_1m"] == 0
         await asyncio.wait_for(budget.acquire(50), 0.05)
 
+    async def test_late_answer_from_last_minute_does_not_block(self) -> None:
+        """A header answering a request granted last minute describes that minute only."""
+        clocks = Clocks(59.9)
+        budget = make(clocks)
+        await budget.acquire(5)
+        await asyncio.sleep(0.15)  # the answer arrives in the next minute
+        budget.observe(status=200, used_weight_1m=49, retry_after=None)
+        assert budget.snapshot()["weight_header_1m"] == 0
+        started = clocks.mono()
+        await budget.acquire(45)  # awaited in this task, as BinanceRest does
+        assert clocks.mono() - started < 0.05
+        budget.observe(status=200, used_weight_1m=46, retry_after=None)
+        assert budget.snapshot()["weight_header_1m"] == 46
+
     async def test_request_heavier_than_cap_goes_alone(self) -> None:
         """A request heavier than the whole cap is not stuck forever; it goes in an empty minute."""
         clocks = Clocks(10.0)

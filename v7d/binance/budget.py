@@ -16,6 +16,11 @@ A 429 or 418 blocks every request until its ``Retry-After``; without one, until 
 minute boundary (a 418 for at least 2 minutes, doubling with each ban in a row). Staying
 under the cap is what keeps the 429, and so the 418, from happening at all.
 
+A used-weight header is attributed to the minute its request was granted in (a
+context variable set by :meth:`RateBudget.acquire`, read by :meth:`RateBudget.observe`), so
+an answer that crosses a minute boundary does not block the new minute with the old
+minute's total. ``acquire`` must therefore be awaited in the task that sends the request.
+
 Two clocks are injectable: ``clock`` (monotonic seconds; token bucket and blocks) and
 ``wall`` (epoch seconds; Binance's minute window). Waits are re-evaluated at least every
 few seconds, so a wall clock that steps (NTP) cannot strand a waiter.
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import heapq
 import itertools
 import math
@@ -41,6 +47,15 @@ _MAX_SLEEP_S = 5.0
 #: A 418 without Retry-After blocks this long, doubled for each further 418 in a row.
 _BAN_BASE_S = 120.0
 _BAN_MAX_S = 3 * 24 * 3600.0
+
+
+# The minute in which the current task's last request was granted. The answer's
+# used-weight header describes that minute: a request granted at 59.9 s whose answer comes
+# back at 60.1 s reports the old minute's total, which must not block the new minute.
+# (ccxt's per-response hook runs inside the caller's task, so it sees the caller's value.)
+_granted_minute: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "v7d_budget_granted_minute", default=None
+)
 
 
 class Priority(IntEnum):
@@ -168,9 +183,15 @@ class RateBudget:
     def observe(
         self, *, status: int, used_weight_1m: int | None, retry_after: float | None
     ) -> None:
-        """Take in one response: its status, ``X-MBX-USED-WEIGHT-1M`` and ``Retry-After``."""
+        """Take in one response: its status, ``X-MBX-USED-WEIGHT-1M`` and ``Retry-After``.
+
+        A used-weight header is ignored when the task's request was granted in an earlier
+        minute than now (it counts that minute, not this one).
+        """
         self._roll_minute()
-        if used_weight_1m is not None and used_weight_1m >= 0:
+        granted = _granted_minute.get()
+        current = granted is None or granted == self._minute
+        if used_weight_1m is not None and used_weight_1m >= 0 and current:
             self._header_used = max(self._header_used, int(used_weight_1m))
         if status == 429:
             self.count_429 += 1
@@ -266,6 +287,7 @@ class RateBudget:
         return 0.0
 
     def _consume(self, weight: int) -> None:
+        _granted_minute.set(self._minute)
         self._tokens -= 1.0
         self._spent_minute += weight
         self.requests += 1
