@@ -47,6 +47,9 @@ __all__ = ["ACCOUNT_ENDPOINTS", "BackfillJob", "new_backfill_state", "plan_phase
 
 log = structlog.get_logger(__name__)
 
+#: Progress counts rows fetched under their table's name.
+_TABLES = {"Trade": "trades", "Order": "orders", "Income": "income", "AlgoOrder": "algo_orders"}
+
 #: Endpoints fetched account-wide in the first phase.
 ACCOUNT_ENDPOINTS = ("income",)
 
@@ -194,8 +197,8 @@ class BackfillJob:
         p.requests = self._base_requests() + self.tally.requests
         p.weight = self._base_weight() + self.tally.weight
         for r in page.records:
-            t = type(r).__name__.lower()
-            p.rows[t] = p.rows.get(t, 0) + 1
+            table = _TABLES.get(type(r).__name__, type(r).__name__)
+            p.rows[table] = p.rows.get(table, 0) + 1
         while self.pager.expired:
             m = self.pager.expired.pop(0)
             p.expired.append(
