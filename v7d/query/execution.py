@@ -9,6 +9,8 @@ against the order's own limit or stop price. Definitions: docs/stats.md.
 from __future__ import annotations
 
 import sqlite3
+from collections import defaultdict
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -35,41 +37,60 @@ def slippage_bps(side: str, avg_price: str, price: str, stop_price: str) -> Deci
     return diff / ref * 10_000
 
 
-def _counts(conn: sqlite3.Connection, where: str, params: list[Any]) -> dict[str, int]:
-    sql = f"SELECT o.status, COUNT(*) FROM orders o WHERE {where} GROUP BY 1 ORDER BY 1"
-    return {s: int(n) for s, n in conn.execute(sql, params).fetchall()}
+@dataclass(slots=True)
+class _OrderTally:
+    """What one pass over the cut's orders adds up."""
+
+    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    with_fills: int = 0
+    ratio_sum: Decimal = Decimal(0)
+    ratio_n: int = 0
+    slippage: list[Decimal] = field(default_factory=list)
+
+    def add(self, status: str, side: str, orig: str, executed: str, price: str, avg: str,
+            stop: str) -> None:  # fmt: skip
+        self.counts[status] += 1
+        done = float(executed or 0)
+        want = float(orig or 0)
+        if status in FINAL_ORDER_STATUSES and want > 0:
+            self.ratio_n += 1
+            if done >= want:
+                self.ratio_sum += 1
+            elif done > 0:  # only partly filled orders need a division
+                self.ratio_sum += Decimal(executed) / Decimal(orig)
+        if done > 0:
+            self.with_fills += 1
+            if avg == price and float(price or 0) > 0:
+                self.slippage.append(Decimal(0))  # filled exactly at its limit: no division
+            elif (s := slippage_bps(side, avg, price, stop)) is not None:
+                self.slippage.append(s)
 
 
-def _fill_ratio(conn: sqlite3.Connection, where: str, params: list[Any]) -> tuple[Decimal, int]:
-    """Sum of min(1, executed/orig) over final orders with orig_qty > 0, and their count."""
-    finals = ", ".join(f"'{s}'" for s in sorted(FINAL_ORDER_STATUSES))
-    base = f"{where} AND o.status IN ({finals}) AND CAST(o.orig_qty AS REAL) > 0"
-    n, full = conn.execute(
-        "SELECT COUNT(*), "
-        "coalesce(SUM(CAST(o.executed_qty AS REAL) >= CAST(o.orig_qty AS REAL)), 0) "
-        f"FROM orders o WHERE {base}",
-        params,
-    ).fetchone()
-    total = Decimal(int(full))
-    # Only partly filled orders need a division: full ones add 1, empty ones 0.
-    partial = conn.execute(
-        f"SELECT o.executed_qty, o.orig_qty FROM orders o WHERE {base} "
-        "AND CAST(o.executed_qty AS REAL) < CAST(o.orig_qty AS REAL) "
-        "AND CAST(o.executed_qty AS REAL) > 0",
-        params,
-    )
-    for executed, orig in partial:
-        total += Decimal(executed) / Decimal(orig)
-    return total, int(n)
-
-
-def _fill_times(conn: sqlite3.Connection, where: str, params: list[Any]) -> tuple[list, list]:
+def _tally(conn: sqlite3.Connection, where: str, params: list[Any]) -> _OrderTally:
     sql = (
-        "SELECT MIN(CASE WHEN e.execution_type = 'TRADE' THEN e.transaction_time END) - o.time, "
-        "MIN(CASE WHEN e.status = 'FILLED' THEN e.transaction_time END) - o.time "
-        "FROM orders o JOIN order_events e ON e.account = o.account AND "
-        "e.order_id = o.order_id AND e.symbol = o.symbol "
-        f"WHERE {where} GROUP BY o.account, o.symbol, o.order_id"
+        "SELECT o.status, o.side, o.orig_qty, o.executed_qty, o.price, o.avg_price, "
+        f"o.stop_price FROM orders o WHERE {where}"
+    )
+    tally = _OrderTally()
+    for row in conn.execute(sql, params):
+        tally.add(*row)
+    return tally
+
+
+def _fill_times(
+    conn: sqlite3.Connection, where: str, params: list[Any]
+) -> tuple[list[int], list[int]]:
+    # Correlated lookups on the events' unique index, only for orders that traded: no
+    # sort of the whole event table.
+    sub = (
+        "(SELECT MIN(e.transaction_time) FROM order_events e WHERE e.account = o.account "
+        "AND e.symbol = o.symbol AND e.order_id = o.order_id AND {cond})"
+    )
+    first_fill = sub.format(cond="e.execution_type = 'TRADE'")
+    full_fill = sub.format(cond="e.status = 'FILLED'")
+    sql = (
+        f"SELECT {first_fill} - o.time, {full_fill} - o.time FROM orders o "
+        f"WHERE {where} AND CAST(o.executed_qty AS REAL) > 0"
     )
     first: list[int] = []
     full: list[int] = []
@@ -81,38 +102,22 @@ def _fill_times(conn: sqlite3.Connection, where: str, params: list[Any]) -> tupl
     return first, full
 
 
-def _slippage(conn: sqlite3.Connection, where: str, params: list[Any]) -> list[Decimal]:
-    sql = (
-        "SELECT o.side, o.avg_price, o.price, o.stop_price FROM orders o "
-        f"WHERE {where} AND CAST(o.executed_qty AS REAL) > 0"
-    )
-    out = []
-    for row in conn.execute(sql, params):
-        s = slippage_bps(*row)
-        if s is not None:
-            out.append(s)
-    return out
-
-
 def execution_quality(conn: sqlite3.Connection, cut: Cut) -> dict[str, Any]:
     """The execution-quality block of a summary."""
     where, params = cut.order_where("o")
-    counts = _counts(conn, where, params)
+    t = _tally(conn, where, params)
+    counts = dict(sorted(t.counts.items()))
+    total = sum(counts.values())
     finals = sum(n for s, n in counts.items() if s in FINAL_ORDER_STATUSES)
-    ratio_sum, ratio_n = _fill_ratio(conn, where, params)
-    filled_any = conn.execute(
-        f"SELECT COUNT(*) FROM orders o WHERE {where} AND CAST(o.executed_qty AS REAL) > 0",
-        params,
-    ).fetchone()[0]
     first, full = _fill_times(conn, where, params)
-    slips = _slippage(conn, where, params)
+    slips = t.slippage
     return {
-        "orders": sum(counts.values()),
+        "orders": total,
         "final_orders": finals,
         "counts_by_status": counts,
-        "orders_with_fills": int(filled_any),
-        "fill_rate": ratio_str(Decimal(int(filled_any)), Decimal(sum(counts.values()))),
-        "fill_ratio": ratio_str(ratio_sum, Decimal(ratio_n)),
+        "orders_with_fills": t.with_fills,
+        "fill_rate": ratio_str(Decimal(t.with_fills), Decimal(total)),
+        "fill_ratio": ratio_str(t.ratio_sum, Decimal(t.ratio_n)),
         "cancel_rate": ratio_str(Decimal(counts.get("CANCELED", 0)), Decimal(finals)),
         "time_to_first_fill_ms": {"n": len(first), "mean": mean_ms(first), "p90": p90(first)},
         "time_to_full_fill_ms": {"n": len(full), "mean": mean_ms(full), "p90": p90(full)},

@@ -29,6 +29,7 @@ __all__ = [
     "dec",
     "dec_str",
     "mean_ms",
+    "num",
     "p90",
     "ratio_str",
     "register_functions",
@@ -70,11 +71,23 @@ def sum_expr(mode: Mode, column: str, when: str | None = None) -> str:
 
 
 def dec(value: Any) -> Decimal:
-    """A sum from :func:`sum_expr` (e8 int or decimal text) as a Decimal."""
+    """A sum from :func:`sum_expr` (e8 int, decimal text or Decimal) as a Decimal."""
     if value is None:
         return Decimal(0)
     if isinstance(value, int):
         return from_e8(value)
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(value)
+
+
+def num(value: Any) -> int | Decimal:
+    """A sum kept in its mode's unit for further additions: e8 ints stay ints (fast), text
+    becomes Decimal. Convert to money with :func:`dec` at the end."""
+    if value is None:
+        return 0
+    if isinstance(value, int | Decimal):
+        return value
     return Decimal(value)
 
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from v7d.query.cuts import Cut
-from v7d.query.numbers import Mode, dec, dec_str, ratio_str, sum_expr
+from v7d.query.numbers import Mode, dec, dec_str, num, ratio_str, sum_expr
 from v7d.query.sums import exact_mode, run_exact
 
 __all__ = ["Drawdown", "closing_results", "closing_stats", "curve_points", "drawdown"]
@@ -25,32 +25,45 @@ __all__ = ["Drawdown", "closing_results", "closing_stats", "curve_points", "draw
 _SAME = "t.commission_asset = t.margin_asset"
 
 
-def closing_results(conn: sqlite3.Connection, cut: Cut) -> dict[str, list[Decimal]]:
-    """Result of every closing order in the cut, per margin asset (in order-id order)."""
+Num = int | Decimal  # e8 integers in the fast mode, Decimal in the exact fallback
+
+
+def closing_results(
+    conn: sqlite3.Connection, cut: Cut, mode: Mode | None = None
+) -> dict[str, list[Num]]:
+    """Result of every closing order in the cut, per margin asset (in order-id order).
+
+    Values are e8 integers or Decimals (see :func:`v7d.query.numbers.num`).
+    """
     where, params = cut.trade_where("t")
 
     def run(m: Mode) -> list[Any]:
+        # margin_asset is a function of the symbol: a bare column, not a GROUP BY key,
+        # lets the (account, symbol, order_id) index deliver the groups without a sort.
+        nonzero = "t.realized_pnl_e8 != 0" if m == "e8" else "CAST(t.realized_pnl AS REAL) != 0"
         sql = (
-            f"SELECT t.margin_asset, {sum_expr(m, 't.realized_pnl')}, "
-            f"{sum_expr(m, 't.commission', _SAME)} FROM trades t WHERE {where} "
-            "GROUP BY t.account, t.symbol, t.order_id, t.margin_asset "
-            "HAVING SUM(CAST(t.realized_pnl AS REAL) != 0) > 0 "
-            "ORDER BY t.account, t.symbol, t.order_id"
+            f"SELECT t.margin_asset, {_net(m)} FROM trades t WHERE {where} "
+            f"GROUP BY t.account, t.symbol, t.order_id HAVING SUM({nonzero}) > 0"
         )
         return conn.execute(sql, params).fetchall()
 
-    out: dict[str, list[Decimal]] = defaultdict(list)
-    for asset, pnl, fee in run_exact(exact_mode(conn, "trade_hourly", cut), run):
-        out[asset].append(dec(pnl) - dec(fee))
+    out: dict[str, list[Num]] = defaultdict(list)
+    rows = run_exact(mode or exact_mode(conn, "trade_hourly", cut), run)
+    if rows and len(rows[0]) == 2:
+        for asset, net in rows:
+            out[asset].append(net)
+    else:
+        for asset, pnl, fee in rows:
+            out[asset].append(dec(pnl) - dec(fee))
     return dict(out)
 
 
-def closing_stats(results: Iterable[Decimal]) -> dict[str, Any]:
+def closing_stats(results: Iterable[Num]) -> dict[str, Any]:
     """Win rate, average win/loss, profit factor and expectancy of closing orders."""
     values = list(results)
     wins = [v for v in values if v > 0]
     losses = [v for v in values if v < 0]
-    won, lost = sum(wins, Decimal(0)), sum(losses, Decimal(0))
+    won, lost = dec(sum(wins)), dec(sum(losses))
     n = len(values)
     return {
         "closing_orders": n,
@@ -68,28 +81,51 @@ def closing_stats(results: Iterable[Decimal]) -> dict[str, Any]:
 
 
 def curve_points(
-    conn: sqlite3.Connection, cut: Cut, with_funding: bool
-) -> dict[str, list[tuple[int, Decimal]]]:
-    """Net-PnL changes per margin asset, one point per millisecond that has any, in order."""
+    conn: sqlite3.Connection,
+    cut: Cut,
+    with_funding: bool,
+    mode: Mode | None = None,
+    assets: Iterable[str] | None = None,
+) -> dict[str, list[tuple[int, Num]]]:
+    """Net-PnL changes per margin asset, one point per millisecond that has any, in order.
+
+    ``assets``: the margin assets of the cut's trades, when the caller knows them.
+    """
     where, params = cut.trade_where("t")
+    mode = mode or exact_mode(conn, "trade_hourly", cut)
+    if assets is None:
+        assets = [r[0] for r in conn.execute(
+            f"SELECT DISTINCT t.margin_asset FROM trades t WHERE {where}", params)]  # fmt: skip
+    out: dict[str, list[tuple[int, Num]]] = {}
+    for asset in sorted(set(assets)):
 
-    def run(m: Mode) -> list[Any]:
-        sql = (
-            f"SELECT t.margin_asset, t.time, {sum_expr(m, 't.realized_pnl')}, "
-            f"{sum_expr(m, 't.commission', _SAME)} FROM trades t WHERE {where} "
-            "GROUP BY t.margin_asset, t.time ORDER BY t.time"
-        )
-        return conn.execute(sql, params).fetchall()
+        def run(m: Mode, asset: str = asset) -> list[Any]:
+            # One asset at a time, grouped by time alone: the time index delivers the
+            # groups in order, no sort of the window.
+            sql = (
+                f"SELECT t.time, {_net(m)} FROM trades t "
+                f"WHERE {where} AND t.margin_asset = ? GROUP BY t.time"
+            )
+            return conn.execute(sql, [*params, asset]).fetchall()
 
-    deltas: dict[str, dict[int, Decimal]] = defaultdict(dict)
-    for asset, t, pnl, fee in run_exact(exact_mode(conn, "trade_hourly", cut), run):
-        deltas[asset][t] = dec(pnl) - dec(fee)
+        rows = run_exact(mode, run)
+        if rows and not isinstance(rows[0][1], int):
+            rows = [(t, dec(p) - dec(f)) for t, p, f in rows]
+        out[asset] = rows
     if with_funding:
-        _add_funding(conn, cut, deltas)
-    return {a: sorted(d.items()) for a, d in deltas.items()}
+        _add_funding(conn, cut, out, mode)
+    return out
 
 
-def _add_funding(conn: sqlite3.Connection, cut: Cut, deltas: dict[str, dict[int, Decimal]]) -> None:
+def _net(m: Mode) -> str:
+    """SQL for a fill's net change: one e8 integer, or (pnl, fee) Decimal texts."""
+    pnl, fee = sum_expr(m, "t.realized_pnl"), sum_expr(m, "t.commission", _SAME)
+    return f"{pnl} - {fee}" if m == "e8" else f"{pnl}, {fee}"
+
+
+def _add_funding(
+    conn: sqlite3.Connection, cut: Cut, curves: dict[str, list[tuple[int, Num]]], mode: Mode
+) -> None:
     where, params = cut.income_where("i")
 
     def run(m: Mode) -> list[Any]:
@@ -99,16 +135,25 @@ def _add_funding(conn: sqlite3.Connection, cut: Cut, deltas: dict[str, dict[int,
         )
         return conn.execute(sql, params).fetchall()
 
-    for asset, t, amount in run_exact(exact_mode(conn, "income_hourly", cut), run):
-        per = deltas[asset]
-        per[t] = per.get(t, Decimal(0)) + dec(amount)
+    funding = [(a, t, num(amount)) for a, t, amount in run_exact(mode, run)]
+    for asset in {r[0] for r in funding}:
+        rows = [(t, v) for a, t, v in funding if a == asset]
+        curve = curves.get(asset, [])
+        if curve and type(curve[0][1]) is not type(rows[0][1]):
+            # An overflow retry left the two in different units: both to Decimal.
+            curve = [(t, dec(v)) for t, v in curve]
+            rows = [(t, dec(v)) for t, v in rows]
+        per = dict(curve)
+        for t, v in rows:
+            per[t] = per[t] + v if t in per else v
+        curves[asset] = sorted(per.items())
 
 
 @dataclass(frozen=True, slots=True)
 class Drawdown:
     """Largest fall from a running peak, and the longest time spent below a peak."""
 
-    max_drawdown: Decimal
+    max_drawdown: Num
     peak_ms: int | None
     trough_ms: int | None
     longest_ms: int
@@ -119,7 +164,7 @@ class Drawdown:
     def as_dict(self) -> dict[str, Any]:
         """Answer form (money as exact text)."""
         return {
-            "max_drawdown": dec_str(self.max_drawdown),
+            "max_drawdown": dec_str(dec(self.max_drawdown)),
             "max_drawdown_peak_ms": self.peak_ms,
             "max_drawdown_trough_ms": self.trough_ms,
             "longest_drawdown_ms": self.longest_ms,
@@ -129,7 +174,7 @@ class Drawdown:
         }
 
 
-def drawdown(points: list[tuple[int, Decimal]]) -> Drawdown:
+def drawdown(points: list[tuple[int, Num]]) -> Drawdown:
     """Drawdowns of the cumulative sum of ``points`` (time, change), starting at 0.
 
     The running peak starts at 0 at the first point's time. A drawdown lasts from the
@@ -137,9 +182,10 @@ def drawdown(points: list[tuple[int, Decimal]]) -> Drawdown:
     point when the curve never recovers (then ``underwater_at_end``).
     """
     if not points:
-        return Drawdown(Decimal(0), None, None, 0, None, None, False)
-    cum, peak, peak_t = Decimal(0), Decimal(0), points[0][0]
-    best = (Decimal(0), None, None)
+        return Drawdown(0, None, None, 0, None, None, False)
+    zero: Num = 0 if isinstance(points[0][1], int) else Decimal(0)
+    cum, peak, peak_t = zero, zero, points[0][0]
+    best: tuple[Num, int | None, int | None] = (zero, None, None)
     longest: tuple[int, int | None, int | None] = (0, None, None)
     for t, change in points:
         cum += change

@@ -18,7 +18,7 @@ from v7d.query.cuts import Cut
 from v7d.query.execution import execution_quality
 from v7d.query.numbers import bps_str, dec_str, ratio_str
 from v7d.query.outcomes import closing_results, closing_stats, curve_points, drawdown
-from v7d.query.sums import IncomeSum, TradeGroup, income_sums, trade_groups
+from v7d.query.sums import IncomeSum, TradeGroup, income_sums, summary_mode, trade_groups
 
 __all__ = ["asset_figures", "series", "summary", "symbol_rows"]
 
@@ -101,15 +101,16 @@ def _income_by_type(incomes: list[IncomeSum], attributable: bool) -> dict | None
 
 def summary(conn: sqlite3.Connection, cut: Cut, *, now_ms: int | None = None) -> dict[str, Any]:
     """The ``/stats/summary`` answer for ``cut``."""
-    groups = trade_groups(conn, cut, by=("side",))
-    incomes = income_sums(conn, cut)
+    mode = summary_mode(conn, cut)
+    groups = trade_groups(conn, cut, by=("side",), mode=mode)
+    incomes = income_sums(conn, cut, mode=mode)
     attributable = cut.income_attributable
     funding = _funding(incomes) if attributable else None
     by_side: dict[str, list[TradeGroup]] = defaultdict(list)
     for g in groups:
         by_side[g.key[0]].append(g)
-    outcomes = closing_results(conn, cut)
-    curves = curve_points(conn, cut, attributable)
+    outcomes = closing_results(conn, cut, mode)
+    curves = curve_points(conn, cut, attributable, mode, {g.margin_asset for g in groups})
     return {
         "cut": cut.as_dict(),
         "funding_included": attributable,

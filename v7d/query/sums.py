@@ -18,7 +18,15 @@ from typing import Any, TypeVar
 from v7d.query.cuts import HOUR_MS, Cut
 from v7d.query.numbers import Mode, dec, sum_expr
 
-__all__ = ["IncomeSum", "TradeGroup", "exact_mode", "income_sums", "trade_groups"]
+__all__ = [
+    "IncomeSum",
+    "TradeGroup",
+    "exact_mode",
+    "income_sums",
+    "run_exact",
+    "summary_mode",
+    "trade_groups",
+]
 
 T = TypeVar("T")
 
@@ -82,6 +90,14 @@ def exact_mode(conn: sqlite3.Connection, table: str, cut: Cut) -> Mode:
     return "dec" if inexact_rows(conn, table, cut) else "e8"
 
 
+def summary_mode(conn: sqlite3.Connection, cut: Cut) -> Mode:
+    """One mode for every sum of a statistic over ``cut`` (trades and income alike), so
+    that amounts from different queries can be added in the same unit."""
+    if inexact_rows(conn, "trade_hourly", cut) or inexact_rows(conn, "income_hourly", cut):
+        return "dec"
+    return "e8"
+
+
 def run_exact(mode: Mode, run: Callable[[Mode], T]) -> T:
     """``run(mode)``, retried in Decimal mode if an integer sum overflowed."""
     try:
@@ -133,13 +149,14 @@ def trade_groups(
     cut: Cut,
     by: tuple[str, ...] = ("side",),
     bucket_ms: int | None = None,
+    mode: Mode | None = None,
 ) -> list[TradeGroup]:
     """The cut's trade sums, one row per (``by`` columns, margin asset, commission asset).
 
     ``by`` names columns among side, position_side, symbol, account, and ``bucket`` (the
     UTC start of the ``bucket_ms``-long bucket; a whole number of hours for the rollups).
     """
-    mode = exact_mode(conn, "trade_hourly", cut)
+    mode = mode or exact_mode(conn, "trade_hourly", cut)
     hourly_buckets = bucket_ms is None or bucket_ms % HOUR_MS == 0
     if mode == "e8" and cut.hour_aligned and not cut.order_level and hourly_buckets:
         where, params = cut.hourly_where("t", sides=True)
@@ -175,6 +192,7 @@ def income_sums(
     cut: Cut,
     by: tuple[str, ...] = (),
     bucket_ms: int | None = None,
+    mode: Mode | None = None,
 ) -> list[IncomeSum]:
     """The cut's income sums by (``by``, type, asset); empty when not attributable.
 
@@ -182,7 +200,7 @@ def income_sums(
     """
     if not cut.income_attributable:
         return []
-    mode = exact_mode(conn, "income_hourly", cut)
+    mode = mode or exact_mode(conn, "income_hourly", cut)
     hourly_buckets = bucket_ms is None or bucket_ms % HOUR_MS == 0
     if mode == "e8" and cut.hour_aligned and hourly_buckets:
         where, params = cut.hourly_where("t", sides=False)
