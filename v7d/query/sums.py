@@ -162,7 +162,12 @@ def trade_groups(
         where, params = cut.hourly_where("t", sides=True)
         keys, groups = _keys(by, "hour_ms", bucket_ms)
         sql = _TRADE_FROM_HOURS.format(keys=keys, groups=groups, where=where)
-        return [_group(r, len(by)) for r in conn.execute(sql, params).fetchall()]
+        try:
+            return [_group(r, len(by)) for r in conn.execute(sql, params).fetchall()]
+        except sqlite3.OperationalError as exc:
+            if "overflow" not in str(exc):
+                raise
+            mode = "dec"  # the integer rollups overflowed: add the rows' decimals instead
     where, params = cut.trade_where("t")
     keys, groups = _keys(by, "time", bucket_ms)
 
@@ -209,7 +214,12 @@ def income_sums(
             f"SELECT {keys}t.income_type, t.asset, SUM(n), SUM(income_e8) FROM income_hourly t "
             f"WHERE {where} GROUP BY {groups} HAVING SUM(n) > 0 ORDER BY {groups}"
         )
-        return [_income(r, len(by)) for r in conn.execute(sql, params).fetchall()]
+        try:
+            return [_income(r, len(by)) for r in conn.execute(sql, params).fetchall()]
+        except sqlite3.OperationalError as exc:
+            if "overflow" not in str(exc):
+                raise
+            mode = "dec"
     where, params = cut.income_where("t")
     keys, groups = _keys(by, "time", bucket_ms)
 
