@@ -213,6 +213,21 @@ class TestListenKey:
         assert "listenKeyExpired" not in rec.types()
         assert sim.stats()["stream"]["connections_dropped"] == 0
 
+    async def test_stream_is_read_while_a_keepalive_waits_for_the_budget(
+        self, sim: SimHandle
+    ) -> None:
+        """A keep-alive held back by a blocked budget (after a 429) does not stop delivery."""
+        rec = Recorder()
+        async with streaming(sim, rec, keepalive_s=0.1) as (stream, rest):
+            rest.budget.observe(status=429, used_weight_1m=None, retry_after=1.5)
+            await asyncio.sleep(0.3)  # the keep-alive is now waiting in the budget
+            assert rest.budget.snapshot()["waiting"] == 1
+            sim.add_activity(kind="limit", symbol="ETHUSDT")
+            await until(lambda: bool(rec.messages), within=1.0, what="delivery during the block")
+            assert stream.keepalives == 0
+            await until(lambda: stream.keepalives >= 1, what="the keep-alive after the block")
+        assert stream.reconnects == 0
+
     async def test_expired_key_is_recreated(self, make_sim: Callable[..., SimHandle]) -> None:
         """listenKeyExpired makes the stream create a new key and reconnect."""
         sim = make_sim(faults="keyexpiry", fault_rates={"key_expiry_s": 0.4})

@@ -217,23 +217,32 @@ class UserStream:
             await self._session(ws, key)
 
     async def _session(self, ws: Any, key: str) -> None:
+        """Read until a reason to reconnect; keep-alives run beside the reader, so a
+        keep-alive waiting for the rate budget never stops the stream from being read."""
+        reader = asyncio.create_task(self._read(ws))
+        keeper = asyncio.create_task(self._keep(key))
+        try:
+            done, _ = await asyncio.wait({reader, keeper}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # raises the reason (_Reconnect, AuthError, ...)
+        finally:
+            for task in (reader, keeper):
+                task.cancel()
+            await asyncio.gather(reader, keeper, return_exceptions=True)
+
+    async def _read(self, ws: Any) -> None:
         from websockets.exceptions import ConnectionClosed
 
         loop = asyncio.get_running_loop()
-        opened = loop.time()
-        keepalive_at = opened + self.keepalive_s
-        age_at = opened + self.max_age_s
-        heard = opened
+        age_at = loop.time() + self.max_age_s
+        heard = loop.time()
         while True:
             now = loop.time()
             if now >= age_at:
                 raise _Reconnect("max_age")
             if now - heard >= self.silent_timeout_s:
                 raise _Reconnect("silent")
-            if now >= keepalive_at:
-                keepalive_at = now + await self._keepalive(key)
-                continue
-            timeout = min(keepalive_at, age_at, heard + self.silent_timeout_s) - now
+            timeout = min(age_at, heard + self.silent_timeout_s) - now
             try:
                 frame = await asyncio.wait_for(ws.recv(), max(timeout, 0.001))
             except TimeoutError:
@@ -244,6 +253,12 @@ class UserStream:
             heard = loop.time()
             if await self._deliver(frame):
                 raise _Reconnect("listenKeyExpired")
+
+    async def _keep(self, key: str) -> None:
+        delay = self.keepalive_s
+        while True:
+            await asyncio.sleep(delay)
+            delay = await self._keepalive(key)
 
     async def _keepalive(self, key: str) -> float:
         """Extend the key; seconds until the next keep-alive."""
