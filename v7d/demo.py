@@ -126,7 +126,9 @@ def _stop(proc: Any, name: str) -> None:
     _say(f"  {name} stopped (exit {code})")
 
 
-def run_demo(*, keep: bool = False, days: int = 14, seed: int = 7) -> int:
+def run_demo(
+    *, keep: bool = False, days: int = 14, seed: int = 7, stream_seconds: float = _STREAM_SECONDS
+) -> int:
     """Run the demo; return the exit code."""
     workdir = Path(tempfile.mkdtemp(prefix="v7d-demo-", dir="/tmp"))
     sim = daemon = None
@@ -152,8 +154,8 @@ def run_demo(*, keep: bool = False, days: int = 14, seed: int = 7) -> int:
         if _v7ctl(socket, "backfill", "--days", str(days)) != 0:
             raise click.ClickException(f"the backfill failed (see {workdir / 'daemon.log'})")
 
-        _step(f"the stream is live: {_STREAM_SECONDS:.0f} s of simulated trading")
-        _watch_stream(ControlClient(socket), _STREAM_SECONDS)
+        _step(f"the stream is live: {stream_seconds:.0f} s of simulated trading")
+        _watch_stream(ControlClient(socket), stream_seconds)
 
         _step(f"what the history says (the {days} days backfilled, and since)")
         jobs = ControlClient(socket).get("/control/jobs")["items"]

@@ -29,7 +29,10 @@ class TestDemo:
     def test_demo_runs_and_stops_everything(self) -> None:
         """Backfill done, stats and commands printed, both processes exit 0, dir removed."""
         done = subprocess.run(
-            [V7D, "demo", "--days", "2"], capture_output=True, text=True, timeout=120
+            [V7D, "demo", "--days", "2", "--stream-seconds", "2"],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert done.returncode == 0, done.stdout + done.stderr
         out = done.stdout
@@ -44,7 +47,10 @@ class TestDemo:
     def test_demo_keep_leaves_a_working_daemon(self) -> None:
         """With --keep the printed socket answers after the demo exits; kill stops both."""
         done = subprocess.run(
-            [V7D, "demo", "--days", "1", "--keep"], capture_output=True, text=True, timeout=120
+            [V7D, "demo", "--days", "1", "--keep", "--stream-seconds", "0"],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert done.returncode == 0, done.stdout + done.stderr
         stop = re.search(r"stop with: kill (\d+) (\d+) && rm -r (\S+)", done.stdout)

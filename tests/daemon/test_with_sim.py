@@ -50,13 +50,13 @@ class TestBackfillAcrossRestart:
         notify: NotifyRecorder,
     ) -> None:
         """The job continues from its persisted progress and ends equal to the truth."""
-        daemon = _sim_daemon(daemon_factory, sim, short_dir, rate=6.0).start()
+        daemon = _sim_daemon(daemon_factory, sim, short_dir, rate=12.0).start()
         daemon.wait_ready()
-        job_id = daemon.post("/control/backfill", json={"days": 14}).json()["job_id"]
+        job_id = daemon.post("/control/backfill", json={"days": 8}).json()["job_id"]
         daemon.wait_until(
-            lambda: _job(daemon, job_id)["progress"].get("windows_done", 0) >= 4,
+            lambda: _job(daemon, job_id)["progress"].get("windows_done", 0) >= 3,
             timeout=60,
-            what="4 windows done",
+            what="3 windows done",
         )
         before = _job(daemon, job_id)
         assert before["state"] == "running"
@@ -134,3 +134,30 @@ class TestLiveStream:
         wanted = {t["id"] if isinstance(t, dict) else t for t in made["trades"]}
         daemon.wait_until(lambda: wanted <= stored(), timeout=20, what="the fill stored")
         assert daemon.stop() == 0
+
+
+class TestRefusedKey:
+    """A key the exchange refuses stops the account with a clear state, not a retry loop."""
+
+    def test_wrong_secret_stops_the_account_and_health_says_so(
+        self,
+        daemon_factory: Callable[..., DaemonProcess],
+        sim: SimHandle,
+        short_dir: Path,
+    ) -> None:
+        """/health is 503 ``all_accounts_stopped``; status names the reason; no secret logged."""
+        creds = short_dir / "bad-credentials"
+        wrong = "wrong-secret-for-this-test-0042"
+        creds.write_text(f"api_key={sim.api_key}\nsecret={wrong}\n")
+        creds.chmod(0o600)
+        daemon = daemon_factory(rest_url=sim.rest_url, ws_url=sim.ws_url, credentials=creds)
+        daemon.start()
+        daemon.wait_ready()
+        daemon.wait_until(
+            lambda: daemon.get("/health").status_code == 503, timeout=30, what="503 health"
+        )
+        assert daemon.get("/health").json()["reasons"] == ["all_accounts_stopped"]
+        account = daemon.get("/sync/status").json()["accounts"]["default"]
+        assert account["state"] == "stopped" and "auth" in account["detail"]
+        assert daemon.stop() == 0
+        assert wrong not in daemon.output and sim.secret not in daemon.output

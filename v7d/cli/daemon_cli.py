@@ -40,8 +40,9 @@ def run(config_path: str | None, log_format: str | None) -> None:
 @click.option("--keep", is_flag=True, help="Leave the simulator and the daemon running.")
 @click.option("--days", type=click.IntRange(1, 90), default=14, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True)
-def demo(keep: bool, days: int, seed: int) -> None:
+@click.option("--stream-seconds", type=click.FloatRange(0, 600), default=6.0, hidden=True)
+def demo(keep: bool, days: int, seed: int, stream_seconds: float) -> None:
     """Simulator + daemon on a temporary state dir: backfill, stream, then what to query."""
     from v7d.demo import run_demo
 
-    sys.exit(run_demo(keep=keep, days=days, seed=seed))
+    sys.exit(run_demo(keep=keep, days=days, seed=seed, stream_seconds=stream_seconds))

@@ -135,7 +135,8 @@ class DaemonServices:
         for name, entry in self.sync.status().items():
             stream = _stream_state(entry.get("engine"))
             if entry["state"] != "running":
-                degraded.append(f"account {name}: {entry['state']}")
+                why = f" ({entry['detail']})" if entry.get("detail") else ""
+                degraded.append(f"account {name}: {entry['state']}{why}")
             elif stream not in (None, "live"):
                 degraded.append(f"account {name}: stream {stream}")
         return not reasons, {"reasons": reasons, "degraded": degraded}

@@ -106,7 +106,15 @@ class SyncRunner:
     @property
     def all_stopped(self) -> bool:
         """True when no account can sync (e.g. every key was refused)."""
-        return all(r.state == "stopped" for r in self.accounts.values())
+        return all(self._effective(r)[0] == "stopped" for r in self.accounts.values())
+
+    @staticmethod
+    def _effective(run: AccountRun) -> tuple[str, str]:
+        """(state, detail): an engine that stopped its account itself (auth) counts."""
+        reason = getattr(run.engine, "stopped_reason", None) if run.engine is not None else None
+        if run.state == "running" and reason:
+            return "stopped", str(reason)
+        return run.state, run.detail
 
     def reconfigure(self, sync_config: SyncConfig) -> None:
         """Apply a reloaded ``[sync]`` section to the budget and every engine."""
@@ -145,9 +153,10 @@ class SyncRunner:
         """Per account: runner state plus the engine's own status (JSON-able)."""
         out: dict[str, Any] = {}
         for name, run in self.accounts.items():
+            state, detail = self._effective(run)
             entry: dict[str, Any] = {
-                "state": run.state,
-                "detail": run.detail,
+                "state": state,
+                "detail": detail,
                 "restarts": run.restarts,
                 "last_error": run.last_error or None,
                 "last_error_ms": run.last_error_ms,
