@@ -63,7 +63,7 @@ def _window(func: F) -> F:
     func = click.option("--since", default=None, help="Start: ms, ISO time or look-back (7d).")(
         func
     )
-    return click.option("--account", default=None, help="Account name.")(func)  # type: ignore[return-value]
+    return click.option("--account", default=None, help="Account name.")(func)
 
 
 def _times(since: str | None, until: str | None) -> dict[str, int | None]:

@@ -21,14 +21,14 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from v7d.query import lookups
 from v7d.query.compare import deltas
 from v7d.query.coverage import ledger
 from v7d.query.cuts import Cut, make_cut
 from v7d.query.errors import QueryError
-from v7d.query.items import BALANCE, POSITION
+from v7d.query.items import BALANCE, POSITION, ItemShape
 from v7d.query.list_queries import (
     ALGO_STATUSES,
     BUILDERS,
@@ -177,7 +177,7 @@ class HistoryQueryAPI:
 
     def get_trades(self, **kwargs: Any) -> list[dict[str, Any]]:
         """The items of :meth:`trades_page` (same arguments)."""
-        return self.trades_page(**kwargs)["items"]
+        return list(self.trades_page(**kwargs)["items"])
 
     def iter_trades(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
         """Every matching trade, paging underneath (same filters as :meth:`trades_page`)."""
@@ -198,7 +198,7 @@ class HistoryQueryAPI:
 
     def get_orders(self, **kwargs: Any) -> list[dict[str, Any]]:
         """The items of :meth:`orders_page` (same arguments)."""
-        return self.orders_page(**kwargs)["items"]
+        return list(self.orders_page(**kwargs)["items"])
 
     def iter_orders(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
         """Every matching order, paging underneath."""
@@ -238,7 +238,9 @@ class HistoryQueryAPI:
         q.add("t.symbol = ?", home_sym)
         return self._page(q, limit, cursor)
 
-    def order_events(self, order_id: Any, symbol: Any = None, *, account: Any = None) -> list:
+    def order_events(
+        self, order_id: Any, symbol: Any = None, *, account: Any = None
+    ) -> list[dict[str, Any]]:
         """Every life-cycle event of one order, oldest first (see :meth:`events_page`)."""
         return list(self._iterate(self.events_page, order_id=order_id, symbol=symbol,
                                   account=account))  # fmt: skip
@@ -256,7 +258,7 @@ class HistoryQueryAPI:
 
     def income(self, **kwargs: Any) -> list[dict[str, Any]]:
         """The items of :meth:`income_page` (same arguments)."""
-        return self.income_page(**kwargs)["items"]
+        return list(self.income_page(**kwargs)["items"])
 
     def iter_income(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
         """Every matching income row, paging underneath."""
@@ -273,7 +275,7 @@ class HistoryQueryAPI:
 
     def algo_orders(self, **kwargs: Any) -> list[dict[str, Any]]:
         """The items of :meth:`algo_orders_page` (same arguments)."""
-        return self.algo_orders_page(**kwargs)["items"]
+        return list(self.algo_orders_page(**kwargs)["items"])
 
     def page(self, kind: str, **kwargs: Any) -> Page:
         """``{"items", "next_cursor"}`` of list ``kind`` (trades, orders, income,
@@ -299,8 +301,11 @@ class HistoryQueryAPI:
         """Current balances by account and asset."""
         return self._snapshot(BALANCE, account_arg(account), None)
 
-    def _snapshot(self, shape: Any, account: str | None, symbol: str | None) -> list:
-        conds, params = [], []
+    def _snapshot(
+        self, shape: ItemShape, account: str | None, symbol: str | None
+    ) -> list[dict[str, Any]]:
+        conds: list[str] = []
+        params: list[Any] = []
         for col, value in (("account", account), ("symbol", symbol)):
             if value is not None:
                 conds.append(f"{col} = ?")
@@ -321,8 +326,8 @@ class HistoryQueryAPI:
         account = self._stats_account(conn, cut.account)
         return Cut(**{**cut.as_dict(), "account": account})
 
-    def _floats(self, answer: Any) -> Any:
-        return _as_floats(answer) if self.as_float else answer
+    def _floats(self, answer: T) -> T:
+        return cast(T, _as_floats(answer)) if self.as_float else answer
 
     def summary(self, **cut: Any) -> dict[str, Any]:
         """The ``/stats/summary`` answer. Arguments: account, symbol, side, position_side,

@@ -43,7 +43,7 @@ def _block(a: dict[str, Any], b: dict[str, Any], keys: tuple[str, ...]) -> dict[
     return {k: delta(a.get(k), b.get(k)) for k in keys}
 
 
-def _per_asset(a: dict, b: dict, keys: tuple[str, ...]) -> dict[str, Any]:
+def _per_asset(a: dict[str, Any], b: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     return {asset: _block(a.get(asset, {}), b.get(asset, {}), keys) for asset in sorted({*a, *b})}
 
 

@@ -6,6 +6,7 @@ same filters with exactly the same errors.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from v7d.query.cuts import ORDER_STATUSES, SIDES
@@ -59,6 +60,7 @@ def trades_query(
     if f["order_id"] is not None:
         q.add("t.order_id = ?", f["order_id"])
     if (p := f["client_order_id_prefix"]) is not None:
+        assert isinstance(p, str)
         q.add(
             "EXISTS (SELECT 1 FROM orders o WHERE o.account = t.account AND "
             "o.symbol = t.symbol AND o.order_id = t.order_id AND "
@@ -122,7 +124,7 @@ def algo_orders_query(
     return q
 
 
-BUILDERS = {
+BUILDERS: dict[str, Callable[..., ListQuery]] = {
     "trades": trades_query,
     "orders": orders_query,
     "income": income_query,

@@ -4,6 +4,7 @@ which (account, symbol) pairs an order id exists under."""
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 __all__ = ["accounts", "distinct_symbols", "order_homes"]
 
@@ -11,7 +12,7 @@ _TABLES = ("trades", "orders", "income", "order_events", "algo_orders", "positio
 
 
 def _distinct(conn: sqlite3.Connection, table: str, column: str, where: str = "1",
-              params: tuple = ()) -> list[str]:  # fmt: skip
+              params: tuple[Any, ...] = ()) -> list[str]:  # fmt: skip
     # A skip-scan by hand: one index seek per distinct value instead of a full scan.
     sql = (
         f"WITH RECURSIVE d(x) AS (SELECT min({column}) FROM {table} WHERE {where} "
@@ -49,7 +50,7 @@ def order_homes(
             if row:
                 homes.add((acc, sym))
         sql = "SELECT DISTINCT symbol FROM order_events WHERE account = ? AND order_id = ?"
-        params: tuple = (acc, order_id)
+        params: tuple[Any, ...] = (acc, order_id)
         if symbol is not None:
             sql += " AND symbol = ?"
             params += (symbol,)

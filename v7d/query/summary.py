@@ -64,7 +64,9 @@ def asset_figures(
     return {asset: _asset_answer(a, funding, asset) for asset, a in sorted(acc.items())}
 
 
-def _asset_answer(a: dict[str, Any], funding: dict[str, Decimal] | None, asset: str) -> dict:
+def _asset_answer(
+    a: dict[str, Any], funding: dict[str, Decimal] | None, asset: str
+) -> dict[str, Any]:
     fund = None if funding is None else funding.get(asset, _ZERO)
     net = a["pnl"] - a["fee"] + (fund or _ZERO)
     return {
@@ -90,7 +92,9 @@ def _commission_by_asset(groups: Iterable[TradeGroup]) -> dict[str, str]:
     return {k: dec_str(v) for k, v in sorted(out.items())}
 
 
-def _income_by_type(incomes: list[IncomeSum], attributable: bool) -> dict | None:
+def _income_by_type(
+    incomes: list[IncomeSum], attributable: bool
+) -> dict[str, dict[str, str]] | None:
     if not attributable:
         return None
     out: dict[str, dict[str, str]] = defaultdict(dict)

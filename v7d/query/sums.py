@@ -64,7 +64,8 @@ class IncomeSum:
 
 
 def _hour_bounds(cut: Cut) -> tuple[str, list[Any]]:
-    conds, params = [], []
+    conds: list[str] = []
+    params: list[Any] = []
     for col, value in (("account", cut.account), ("symbol", cut.symbol)):
         if value is not None:
             conds.append(f"{col} = ?")

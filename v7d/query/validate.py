@@ -61,6 +61,7 @@ def int_arg(
                 "invalid_parameter", f"{name}: expected an integer, got {value!r}", 422
             )
         value = int(text)
+    assert isinstance(value, int)
     if minimum is not None and value < minimum:
         raise QueryError("invalid_parameter", f"{name}: must be >= {minimum}, got {value}", 422)
     if maximum is not None and value > maximum:
