@@ -43,7 +43,8 @@ if [ "${V7D_DEB_INNER:-}" = 1 ]; then
         2> >(grep -v "^WARNING: Location '" >&2 || true)
     # Everything is byte-compiled now: at run time /opt is read-only for the service
     # (ProtectSystem=strict), and stray .pyc files would keep `dpkg -P` from removing it.
-    "$PREFIX/bin/python" -m compileall -q "$PREFIX/lib" >/dev/null
+    "$PREFIX/bin/python" -m compileall -q "$PREFIX/lib" >&2 \
+        || die "byte-compiling the venv failed (a syntax error?)"
     "$PREFIX/bin/v7d" --version >/dev/null || die "the built venv cannot run 'v7d --version'"
     mkdir -p "$STAGE/opt"
     cp -a "$PREFIX" "$STAGE/opt/"

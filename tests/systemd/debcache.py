@@ -36,7 +36,7 @@ class DebBuildError(RuntimeError):
     """`packaging/build-deb.sh` failed; the message carries its output."""
 
 
-def _packaged_files() -> list[str]:
+def packaged_files() -> list[str]:
     """Tracked and new (not ignored) files of the work tree that the package is built from."""
     out = subprocess.run(
         ["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
@@ -50,7 +50,7 @@ def _packaged_files() -> list[str]:
 def content_hash() -> str:
     """A hash of every packaged file's name and bytes (and the build interpreter's version)."""
     digest = hashlib.sha256(f"{sys.version_info[:2]}".encode())
-    for name in _packaged_files():
+    for name in packaged_files():
         digest.update(name.encode() + b"\0" + (REPO / name).read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
