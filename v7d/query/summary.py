@@ -18,7 +18,14 @@ from v7d.query.cuts import Cut
 from v7d.query.execution import execution_quality
 from v7d.query.numbers import bps_str, dec_str, ratio_str
 from v7d.query.outcomes import closing_results, closing_stats, curve_points, drawdown
-from v7d.query.sums import IncomeSum, TradeGroup, income_sums, summary_mode, trade_groups
+from v7d.query.sums import (
+    IncomeSum,
+    TradeGroup,
+    exact_mode,
+    income_sums,
+    trade_groups,
+    trade_groups_mode,
+)
 
 __all__ = ["asset_figures", "series", "summary", "symbol_rows"]
 
@@ -105,8 +112,9 @@ def _income_by_type(
 
 def summary(conn: sqlite3.Connection, cut: Cut, *, now_ms: int | None = None) -> dict[str, Any]:
     """The ``/stats/summary`` answer for ``cut``."""
-    mode = summary_mode(conn, cut)
-    groups = trade_groups(conn, cut, by=("side",), mode=mode)
+    groups, mode = trade_groups_mode(conn, cut, ("side",))
+    if exact_mode(conn, "income_hourly", cut) == "dec":
+        mode = "dec"  # one unit for trades and funding on the drawdown curve
     incomes = income_sums(conn, cut, mode=mode)
     attributable = cut.income_attributable
     funding = _funding(incomes) if attributable else None

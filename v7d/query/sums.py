@@ -26,6 +26,7 @@ __all__ = [
     "run_exact",
     "summary_mode",
     "trade_groups",
+    "trade_groups_mode",
 ]
 
 T = TypeVar("T")
@@ -118,7 +119,7 @@ _TRADE_FROM_ROWS = """
 _TRADE_FROM_HOURS = """
     SELECT {keys}t.margin_asset, t.commission_asset, SUM(n), SUM(maker_n), SUM(qty_e8),
            SUM(maker_qty_e8), SUM(quote_qty_e8), SUM(realized_pnl_e8), SUM(commission_e8),
-           SUM(maker_commission_e8)
+           SUM(maker_commission_e8), SUM(inexact)
     FROM trade_hourly t WHERE {where} GROUP BY {groups} HAVING SUM(n) > 0 ORDER BY {groups}
 """
 
@@ -157,18 +158,34 @@ def trade_groups(
     ``by`` names columns among side, position_side, symbol, account, and ``bucket`` (the
     UTC start of the ``bucket_ms``-long bucket; a whole number of hours for the rollups).
     """
-    mode = mode or exact_mode(conn, "trade_hourly", cut)
+    return trade_groups_mode(conn, cut, by, bucket_ms, mode)[0]
+
+
+def trade_groups_mode(
+    conn: sqlite3.Connection,
+    cut: Cut,
+    by: tuple[str, ...] = ("side",),
+    bucket_ms: int | None = None,
+    mode: Mode | None = None,
+) -> tuple[list[TradeGroup], Mode]:
+    """:func:`trade_groups`, and the mode the cut's trade rows need (``e8`` when none of
+    them lacks an integer twin), for the row-based statistics that follow."""
     hourly_buckets = bucket_ms is None or bucket_ms % HOUR_MS == 0
-    if mode == "e8" and cut.hour_aligned and not cut.order_level and hourly_buckets:
+    if mode != "dec" and cut.hour_aligned and not cut.order_level and hourly_buckets:
         where, params = cut.hourly_where("t", sides=True)
         keys, groups = _keys(by, "hour_ms", bucket_ms)
         sql = _TRADE_FROM_HOURS.format(keys=keys, groups=groups, where=where)
         try:
-            return [_group(r, len(by)) for r in conn.execute(sql, params).fetchall()]
+            rows = conn.execute(sql, params).fetchall()
         except sqlite3.OperationalError as exc:
             if "overflow" not in str(exc):
                 raise
-            mode = "dec"  # the integer rollups overflowed: add the rows' decimals instead
+            rows = None  # the integer rollups overflowed: add the rows' decimals instead
+        # The rollup's own inexact count tells whether its integers hold every row.
+        if rows is not None and not any(r[len(by) + 10] for r in rows):
+            return [_group(r, len(by)) for r in rows], "e8"
+        mode = "dec"
+    mode = mode or exact_mode(conn, "trade_hourly", cut)
     where, params = cut.trade_where("t")
     keys, groups = _keys(by, "time", bucket_ms)
 
@@ -186,7 +203,7 @@ def trade_groups(
         )
         return [_group(r, len(by)) for r in conn.execute(sql, params).fetchall()]
 
-    return run_exact(mode, run)
+    return run_exact(mode, run), mode
 
 
 def _income(row: Any, k: int) -> IncomeSum:
