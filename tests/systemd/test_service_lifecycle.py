@@ -4,7 +4,8 @@ One container runs the whole story, in order: install the .deb, start `v7d-sim` 
 (it writes /etc/v7d/credentials), point the config at it, then `systemctl start v7d`
 (activating until READY, then running, with its STATUS line), a 14-day backfill by a
 member of group v7d, a user outside the group refused by the socket, reload, the journal
-filtered by priority, a watchdog restart that loses no data, a clean stop and `dpkg -P`.
+filtered by priority, a watchdog restart that loses no data, an upgrade in place, a clean
+stop and `dpkg -P`.
 The tests depend on their order (each one continues where the previous left off).
 """
 
@@ -199,6 +200,20 @@ class TestServiceLifecycle:
         assert _show(box, "MainPID")["MainPID"] != pid, after
         journal = box.run("journalctl", "-u", "v7d", "-o", "cat").stdout
         assert "Watchdog timeout" in journal
+        counts = _counts(box)
+        assert all(counts[k] >= before[k] for k in before), (before, counts)
+
+    def test_upgrade_restarts_and_keeps_data_and_config(
+        self, box: Container, deb_path: Path
+    ) -> None:
+        """Installing the package over itself stops, replaces and restarts v7d; rows and config stay."""
+        before = _counts(box)
+        config = box.run("cat", "/etc/v7d/v7d.toml").stdout
+        pid = _show(box, "MainPID")["MainPID"]
+        box.run("dpkg", "-i", f"/src/{deb_path.name}", timeout=120)
+        _wait_for(box, 60, ActiveState="active", SubState="running")
+        assert _show(box, "MainPID")["MainPID"] != pid
+        assert box.run("cat", "/etc/v7d/v7d.toml").stdout == config
         counts = _counts(box)
         assert all(counts[k] >= before[k] for k in before), (before, counts)
 
