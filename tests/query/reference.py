@@ -14,6 +14,17 @@ from typing import Any
 
 from tests.query.truth import SYMBOLS, Truth
 
+_QUOTES = ("USDT", "USDC", "FDUSD", "BUSD")
+
+
+def margin_of(symbol: str) -> str:
+    """A symbol's margin asset: the generator's table, else its quote suffix."""
+    if symbol in SYMBOLS:
+        return SYMBOLS[symbol]
+    base = symbol.split("_", 1)[0]
+    return next((q for q in _QUOTES if base.endswith(q)), "")
+
+
 Z = Decimal(0)
 FINAL = {"FILLED", "CANCELED", "EXPIRED", "EXPIRED_IN_MATCH", "REJECTED"}
 
@@ -103,7 +114,7 @@ class Reference:
         """Per margin asset money figures."""
         out: dict[str, dict[str, Any]] = {}
         for t in trades:
-            m = SYMBOLS[t["symbol"]]
+            m = margin_of(t["symbol"])
             a = out.setdefault(m, defaultdict(lambda: Z))
             qty, quote, fee = Decimal(t["qty"]), Decimal(t["quote_qty"]), Decimal(t["commission"])
             a["trades"] += 1
@@ -139,7 +150,7 @@ class Reference:
         out: dict[str, list[Decimal]] = defaultdict(list)
         for (symbol, _), fills in per.items():
             if any(Decimal(f["realized_pnl"]) != 0 for f in fills):
-                m = SYMBOLS[symbol]
+                m = margin_of(symbol)
                 total = Z
                 for f in fills:
                     total += Decimal(f["realized_pnl"])
@@ -154,7 +165,7 @@ class Reference:
         """(time, net change) per margin asset, one point per millisecond, in time order."""
         pts: dict[str, dict[int, Decimal]] = defaultdict(lambda: defaultdict(lambda: Z))
         for t in trades:
-            m = SYMBOLS[t["symbol"]]
+            m = margin_of(t["symbol"])
             fee = Decimal(t["commission"]) if t["commission_asset"] == m else Z
             pts[m][t["time"]] += Decimal(t["realized_pnl"]) - fee
         for i in funding:
