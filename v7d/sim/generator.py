@@ -13,8 +13,9 @@ delisted symbol, and open orders at the anchor.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import random
-import string
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +32,6 @@ from v7d.sim.symbols import SymbolSpec
 
 __all__ = ["HistoryGenerator", "client_id"]
 
-_ALNUM = string.ascii_letters + string.digits
 _SCENARIOS = (
     ("market", 30.0),
     ("limit_fill", 22.0),
@@ -44,12 +44,20 @@ _SCENARIOS = (
     ("liquidation", 1.0),
     ("adl", 0.5),
 )
+_NAMES = tuple(name for name, _ in _SCENARIOS)
+_CUM = tuple(itertools.accumulate(w for _, w in _SCENARIOS))
 FUNDING_HOURS = (0, 8, 16)
 
 
+def _ri(rng: random.Random, a: int, b: int) -> int:
+    """``rng.randint(a, b)``, about four times faster (one float draw)."""
+    return a + int(rng.random() * (b - a + 1))
+
+
 def client_id(rng: random.Random, prefix: str = "") -> str:
-    """A Binance-looking client order id."""
-    return prefix + "".join(rng.choices(_ALNUM, k=22 - len(prefix)))
+    """A Binance-looking client order id (22 characters unless the prefix is longer)."""
+    n = max(0, 22 - len(prefix))
+    return prefix + format(rng.getrandbits(4 * n), f"0{n}x")[:n] if n else prefix
 
 
 @dataclass
@@ -148,7 +156,7 @@ class HistoryGenerator:
         if spec.holder:
             amts = [spec.lot * 3]
         elif spec.share > 0:
-            amts = [rng.randint(-3, 3) * spec.lot]
+            amts = [_ri(rng, -3, 3) * spec.lot]
         else:
             return pos
         if spec.index == 0 and day == self.sweep_day and self.opts.sweep_fills:
@@ -170,7 +178,7 @@ class HistoryGenerator:
         positions: Positions,
         rng: random.Random,
     ) -> None:
-        rate_e6 = rng.randint(-60, 150) or 100
+        rate_e6 = _ri(rng, -60, 150) or 100
         mark = mark_price(spec, t)
         for ps in sorted(positions.book):
             amt = positions.book[ps][0]
@@ -213,15 +221,13 @@ class HistoryGenerator:
             return plans
         expected = self.opts.trades_per_day * spec.share * (hi - lo) / DAY_MS
         n = int(expected / 1.4 + rng.random())  # ~1.4 fills per order on average
-        names = [s for s, _ in _SCENARIOS]
-        weights = [w for _, w in _SCENARIOS]
         for _ in range(n):
             t = lo + int(rng.random() * (hi - lo))
-            kind = rng.choices(names, weights)[0]
+            kind = _NAMES[bisect.bisect_right(_CUM, rng.random() * _CUM[-1])]
             plans.append(self._plan(spec, kind, t, hi, rng))
         if hi == self.anchor:
-            for _ in range(rng.randint(1, 3)):
-                t = max(lo, hi - rng.randint(1, 6 * HOUR_MS))
+            for _ in range(_ri(rng, 1, 3)):
+                t = max(lo, hi - _ri(rng, 1, 6 * HOUR_MS))
                 plans.append(self._plan(spec, "open", t, hi, rng))
         if spec.index == 0 and day == self.sweep_day and self.opts.sweep_fills:
             t = min(max(lo, day * DAY_MS + 10 * HOUR_MS + 123), hi - 1)
@@ -252,7 +258,7 @@ class HistoryGenerator:
             type=type_,
             orig_type=type_,
             tif=tif,
-            qty=qty or rng.randint(1, spec.lot * 2),
+            qty=qty or _ri(rng, 1, spec.lot * 2),
             price=price,
             time=t,
             reduce_only=rng.random() < 0.1,
@@ -263,16 +269,16 @@ class HistoryGenerator:
         clamp = hi - 1
 
         def later(t0: int, long: bool = False) -> int:
-            d = rng.choice((rng.randint(20, 5_000), rng.randint(60_000, HOUR_MS)))
+            d = rng.choice((_ri(rng, 20, 5_000), _ri(rng, 60_000, HOUR_MS)))
             if long:
-                d = rng.randint(HOUR_MS, 5 * HOUR_MS)
+                d = _ri(rng, HOUR_MS, 5 * HOUR_MS)
             return min(t0 + d, clamp)
 
         if kind == "market":
             o = self._order(spec, rng, t, type_="MARKET")
             sgn = 1 if o.side == "BUY" else -1
             k = rng.choice((1, 1, 1, 2, 3, 5))
-            parts = [rng.randint(1, spec.lot) for _ in range(k)]
+            parts = [_ri(rng, 1, spec.lot) for _ in range(k)]
             o.qty = sum(parts)
             ev = [
                 (t, "fill", Fill(o, q, max(1, mark + sgn * i), t, False))
@@ -282,10 +288,10 @@ class HistoryGenerator:
         if kind in ("limit_fill", "partial_cancel", "open_partial"):
             o = self._order(spec, rng, t, type_="LIMIT")
             sgn = 1 if o.side == "BUY" else -1
-            o.price = max(1, mark - sgn * rng.randint(0, 5))
-            k = rng.randint(1, 3)
-            parts = [rng.randint(1, spec.lot) for _ in range(k)]
-            o.qty = sum(parts) + (rng.randint(1, spec.lot) if kind != "limit_fill" else 0)
+            o.price = max(1, mark - sgn * _ri(rng, 0, 5))
+            k = _ri(rng, 1, 3)
+            parts = [_ri(rng, 1, spec.lot) for _ in range(k)]
+            o.qty = sum(parts) + (_ri(rng, 1, spec.lot) if kind != "limit_fill" else 0)
             ev: list[tuple[int, str, Any]] = []
             tf = t
             for i, q in enumerate(parts):
@@ -297,7 +303,7 @@ class HistoryGenerator:
         if kind == "cancel":
             o = self._order(spec, rng, t, type_="LIMIT")
             sgn = 1 if o.side == "BUY" else -1
-            o.price = max(1, mark - sgn * rng.randint(5, 200))
+            o.price = max(1, mark - sgn * _ri(rng, 5, 200))
             return _Plan(o, [(later(t, long=rng.random() < 0.3), "final", "CANCELED")])
         if kind == "ioc":
             o = self._order(spec, rng, t, type_="LIMIT", tif="IOC")
@@ -315,7 +321,7 @@ class HistoryGenerator:
         if kind == "stop":
             o = self._order(spec, rng, t, type_="STOP_MARKET")
             sgn = 1 if o.side == "BUY" else -1
-            o.stop_price = max(1, mark + sgn * rng.randint(10, 100))
+            o.stop_price = max(1, mark + sgn * _ri(rng, 10, 100))
             if rng.random() < 0.3:
                 return _Plan(o, [(later(t), "final", "CANCELED")])
             tf = later(t, long=rng.random() < 0.5)
@@ -323,8 +329,8 @@ class HistoryGenerator:
         if kind == "trailing":
             o = self._order(spec, rng, t, type_="TRAILING_STOP_MARKET")
             sgn = 1 if o.side == "BUY" else -1
-            o.activate_price = max(1, mark - sgn * rng.randint(5, 50))
-            o.stop_price = max(1, o.activate_price + sgn * rng.randint(1, 20))
+            o.activate_price = max(1, mark - sgn * _ri(rng, 5, 50))
+            o.stop_price = max(1, o.activate_price + sgn * _ri(rng, 1, 20))
             o.price_rate = rng.choice(("0.3", "1.0", "2.5"))
             if rng.random() < 0.4:
                 return _Plan(o, [(later(t), "final", "CANCELED")])
@@ -333,9 +339,9 @@ class HistoryGenerator:
         if kind in ("liquidation", "adl"):
             prefix = f"autoclose-{t}" if kind == "liquidation" else "adl_autoclose"
             o = self._order(spec, rng, t, type_="LIMIT", tif="IOC", prefix=prefix)
-            o.client_id = prefix if kind == "adl" else f"{prefix}{rng.randint(100, 999)}"
+            o.client_id = prefix if kind == "adl" else f"{prefix}{_ri(rng, 100, 999)}"
             o.reduce_only = True
-            px = max(1, mark - rng.randint(1, 30))
+            px = max(1, mark - _ri(rng, 1, 30))
             return _Plan(o, [(t, "fill", Fill(o, o.qty, px, t, False))], resolve=True)
         if kind == "open":
             if rng.random() < 0.3:
@@ -377,7 +383,7 @@ class HistoryGenerator:
         if spec.share <= 0:
             return
         stops = [p.order for p in plans if p.order.orig_type == "STOP_MARKET" and p.order.executed]
-        n = rng.randint(0, 2) + (1 if hi == self.anchor else 0)
+        n = _ri(rng, 0, 2) + (1 if hi == self.anchor else 0)
         made: list[AlgoState] = []
         for i in range(n):
             t = lo + int(rng.random() * (hi - lo))
@@ -394,8 +400,8 @@ class HistoryGenerator:
                 order_type=kind,
                 side=side,
                 position_side=rng.choice(("LONG", "SHORT")) if self.opts.hedge_mode else "BOTH",
-                qty=rng.randint(1, spec.lot),
-                trigger_price=max(1, mark + rng.randint(-90, 90)),
+                qty=_ri(rng, 1, spec.lot),
+                trigger_price=max(1, mark + _ri(rng, -90, 90)),
                 price=mark if kind in ("TAKE_PROFIT", "STOP") else 0,
                 create_time=t,
                 reduce_only=rng.random() < 0.5,
@@ -414,7 +420,7 @@ class HistoryGenerator:
                     a.update_time = a.actual.update_time
             a.status = status
             if status in ("CANCELED", "EXPIRED", "REJECTED"):
-                a.update_time = min(t + rng.randint(1_000, 3 * HOUR_MS), hi - 1)
+                a.update_time = min(t + _ri(rng, 1_000, 3 * HOUR_MS), hi - 1)
             made.append(a)
         made.sort(key=lambda a: a.create_time)
         for a in made:

@@ -7,13 +7,18 @@ __all__ = ["MONEY_SCALE", "fmt", "fmt_money", "rescale"]
 MONEY_SCALE = 8  # commissions, PnL, funding, balances: 8 decimals like Binance
 
 
+_POW = tuple(10**i for i in range(40))
+
+
 def fmt(units: int, scale: int) -> str:
     """``fmt(12345, 2) == "123.45"``; ``fmt(-5, 3) == "-0.005"``; scale 0 gives an integer."""
     if scale == 0:
         return str(units)
-    sign = "-" if units < 0 else ""
-    digits = str(abs(units)).rjust(scale + 1, "0")
-    return f"{sign}{digits[:-scale]}.{digits[-scale:]}"
+    if units < 0:
+        q, r = divmod(-units, _POW[scale])
+        return f"-{q}.{r:0{scale}d}"
+    q, r = divmod(units, _POW[scale])
+    return f"{q}.{r:0{scale}d}"
 
 
 def fmt_money(units_1e8: int) -> str:
