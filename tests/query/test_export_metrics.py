@@ -5,11 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
+from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.query.rig import make_app
 from tests.query.truth import DAY, T0, Truth
+from v7d.store.records import CursorMove, JobState, WriteBatch
+from v7d.store.writer import Writer
 
 
 class TestExport:
@@ -75,3 +80,25 @@ class TestSyncStatus:
         """The callable's dict is the JSON body."""
         resp = await client.get("/sync/status")
         assert resp.json() == {"accounts": {"default": {"stream": "up"}}}
+
+
+async def test_cursor_lag_and_jobs(tmp_path: Path) -> None:
+    """/metrics shows each sync cursor's lag and the jobs by state, from the store."""
+    path = tmp_path / "m.db"
+    writer = Writer(path)
+    await writer.start()
+    now = int(time.time() * 1000)
+    try:
+        await writer.submit(WriteBatch(
+            records=[JobState("j1", "default", "backfill", "running", "{}", "{}", now, now)],
+            cursors=[CursorMove("default", "userTrades", "BTCUSDT", now - 90_000)],
+        ))  # fmt: skip
+    finally:
+        await writer.close()
+    app = make_app(path)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://v") as c:
+        text = (await c.get("/metrics")).text
+    line = next(x for x in text.splitlines() if x.startswith("v7d_sync_cursor_lag_seconds{"))
+    assert 'endpoint="userTrades",symbol="BTCUSDT"' in line
+    assert 90 <= float(line.rsplit(" ", 1)[1]) < 120
+    assert 'v7d_jobs{kind="backfill",state="running"} 1' in text

@@ -388,6 +388,20 @@ class HistoryQueryAPI:
             for (a, e, s), k in sorted(found.items())
         ]  # fmt: skip
 
+    def sync_gauges(self) -> dict[str, Any]:
+        """Cursor positions and job states from the store (for /metrics): ``cursors`` as
+        (account, endpoint, symbol, position_ms) and ``jobs`` as {(kind, state): n}."""
+
+        def run(c: sqlite3.Connection) -> dict[str, Any]:
+            cursors = c.execute(
+                "SELECT account, endpoint, symbol, position_ms FROM sync_cursors "
+                "ORDER BY account, endpoint, symbol"
+            ).fetchall()
+            jobs = c.execute("SELECT kind, state, count(*) FROM jobs GROUP BY 1, 2").fetchall()
+            return {"cursors": cursors, "jobs": {(k, s): n for k, s, n in jobs}}
+
+        return self._run(run)
+
     def table_counts(self) -> dict[str, int]:
         """Rows per history table (for /metrics)."""
         tables = ("orders", "order_events", "trades", "income", "algo_orders", "stream_events",

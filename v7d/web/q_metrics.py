@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import bisect
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from typing import Any
 
 __all__ = ["LATENCY_BUCKETS", "RequestMetrics", "render"]
 
@@ -70,15 +72,37 @@ class RequestMetrics:
             return out
 
 
+def _sync_lines(gauges: Mapping[str, Any], now_ms: int) -> list[str]:
+    out = [
+        "# HELP v7d_sync_cursor_lag_seconds How far each sync cursor is behind now.",
+        "# TYPE v7d_sync_cursor_lag_seconds gauge",
+    ]
+    for account, endpoint, symbol, position_ms in gauges["cursors"]:
+        labels = f'account="{_label(account)}",endpoint="{_label(endpoint)}",' \
+                 f'symbol="{_label(symbol)}"'  # fmt: skip
+        out.append(f"v7d_sync_cursor_lag_seconds{{{labels}}} {(now_ms - position_ms) / 1000:.3f}")
+    out += ["# HELP v7d_jobs Jobs by kind and state.", "# TYPE v7d_jobs gauge"]
+    for (kind, state), n in sorted(gauges["jobs"].items()):
+        out.append(f'v7d_jobs{{kind="{_label(kind)}",state="{_label(state)}"}} {n}')
+    return out
+
+
 def render(
-    counts: Mapping[str, int], requests: RequestMetrics, extra: Callable[[], str] | None
+    counts: Mapping[str, int],
+    requests: RequestMetrics,
+    extra: Callable[[], str] | None,
+    gauges: Mapping[str, Any] | None = None,
+    now_ms: int | None = None,
 ) -> str:
-    """The whole ``/metrics`` text."""
+    """The whole ``/metrics`` text: store rows, sync cursor lag and jobs (from the store),
+    request metrics, then the daemon's own lines."""
     out = [
         "# HELP v7d_store_rows Rows per history table.",
         "# TYPE v7d_store_rows gauge",
     ]
     out += [f'v7d_store_rows{{table="{_label(t)}"}} {n}' for t, n in sorted(counts.items())]
+    if gauges is not None:
+        out += _sync_lines(gauges, int(time.time() * 1000) if now_ms is None else now_ms)
     out += requests.lines()
     text = "\n".join(out) + "\n"
     if extra is not None:

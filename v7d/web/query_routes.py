@@ -130,8 +130,9 @@ def _handler(ctx: _QueryContext, endpoint: Endpoint) -> Handler:
             return JSONResponse(await ctx.sync_status())
         if name == "metrics":
             counts = await ctx.call("table_counts")
+            gauges = await ctx.call("sync_gauges")
             return PlainTextResponse(
-                render(counts, ctx.requests, ctx.metrics),
+                render(counts, ctx.requests, ctx.metrics, gauges),
                 media_type="text/plain; version=0.0.4; charset=utf-8",
             )
         return JSONResponse(openapi_document())
