@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -67,6 +68,31 @@ class TestBackfill:
         assert code == 0 and job_id in listing
         code, one = _invoke(daemon, "job", job_id, "--json")
         assert json.loads(one)["state"] == "done"
+
+    def test_ctrl_c_leaves_the_job_running(self, daemon: DaemonProcess) -> None:
+        """SIGINT stops the watching, not the job: exit 130 and how to follow it."""
+        assert _invoke(daemon, "pause")[0] == 0  # the job waits while paused: no race
+        try:
+            proc = subprocess.Popen(
+                [V7CTL, "--socket", str(daemon.socket_path), "backfill", "--days", "2"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            assert proc.stderr is not None
+            first = proc.stderr.readline()
+            job_id = first.split("backfill job ", 1)[1].split()[0]
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=15)
+            assert proc.returncode == 130
+            assert f"v7ctl job {job_id} --follow" in err
+            assert "Traceback" not in err
+            assert daemon.get(f"/control/jobs/{job_id}").json()["state"] == "running"
+        finally:
+            assert _invoke(daemon, "resume")[0] == 0
+        code, out = _invoke(daemon, "job", job_id, "--follow", "--interval", "0.1")
+        assert code == 0, out
+        assert "done" in out
 
     def test_bad_backfill_requests_are_refused_in_one_line(self, daemon: DaemonProcess) -> None:
         """An unknown account or a bad symbol: exit 1, one line naming the problem."""

@@ -27,7 +27,7 @@ def output_options(func: F) -> F:
     option = click.option(
         "--json", "as_json", is_flag=True, help="Print the daemon's answer as JSON."
     )
-    return option(func)  # type: ignore[return-value]
+    return option(func)
 
 
 def echo_json(value: Any) -> None:

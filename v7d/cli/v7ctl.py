@@ -163,10 +163,14 @@ def _summary(job: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _follow(client: ControlClient, job_id: str, interval: float) -> dict[str, Any]:
+def _follow(
+    client: ControlClient, job_id: str, interval: float, announce: str = ""
+) -> dict[str, Any]:
     """Show the job's progress until it ends; Ctrl-C leaves it running and says how to
-    follow it."""
+    follow it. ``announce`` is printed first, inside the Ctrl-C guard."""
     try:
+        if announce:
+            click.echo(announce, err=True)
         while True:
             job = client.get(f"/control/jobs/{job_id}")
             live(progress_line(job))
@@ -228,8 +232,8 @@ def backfill(
         else:
             click.echo(job_id)
         return
-    click.echo(f"backfill job {job_id} started ({days:g} days)", err=True)
-    _finish(_follow(client, job_id, interval), as_json)
+    announce = f"backfill job {job_id} started ({days:g} days)"
+    _finish(_follow(client, job_id, interval, announce), as_json)
 
 
 @main.command()

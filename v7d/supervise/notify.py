@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Mapping
 
-import sdnotify
+import sdnotify  # type: ignore[import-untyped]
 
 __all__ = ["Notifier", "watchdog_interval"]
 

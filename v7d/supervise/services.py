@@ -183,7 +183,7 @@ class DaemonServices:
         statuses = self.sync.status()
         engines = [e.get("engine") or {} for e in statuses.values()]
         streams = [_stream_state(e) for e in engines]
-        lags = [e.get("lag_ms") for e in engines if isinstance(e.get("lag_ms"), int | float)]
+        lags = [float(e["lag_ms"]) for e in engines if isinstance(e.get("lag_ms"), int | float)]
         return StatusFacts(
             phase=self._supervisor.phase if self._supervisor else "running",
             streams_live=sum(1 for s in streams if s == "live"),

@@ -14,7 +14,7 @@ import importlib
 import os
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +23,7 @@ import structlog
 from v7d.config import Config, SyncConfig
 from v7d.errors import AuthError, ConfigError
 
-__all__ = ["AccountRun", "SyncRunner"]
+__all__ = ["AccountRun", "OpenEngine", "SyncRunner"]
 
 log = structlog.get_logger(__name__)
 
@@ -50,6 +50,9 @@ class AccountRun:
     engine_ready: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
 
+OpenEngine = Callable[[AccountRun], Awaitable[Any]]
+
+
 class SyncRunner:
     """The sync supervisor component: ``start()``, ``stop()``, ``healthy``."""
 
@@ -62,8 +65,15 @@ class SyncRunner:
         writer: Any,
         reader: Any,
         environ: Mapping[str, str] | None = None,
+        open_engine: OpenEngine | None = None,
+        backoff_base: float = _BACKOFF_BASE,
     ) -> None:
+        """``open_engine(run)`` returns a ready engine for the account (default: the
+        exchange client plus :class:`~v7d.sync.engine.SyncEngine`); tests inject their own
+        to exercise the restart policy. ``backoff_base`` scales the restart delays."""
         self._config = config
+        self._open_engine: OpenEngine = open_engine or self._open_exchange_engine
+        self._backoff_base = backoff_base
         self._writer = writer
         self._reader = reader
         self._environ = dict(os.environ if environ is None else environ)
@@ -175,7 +185,7 @@ class SyncRunner:
             started = time.monotonic()
             try:
                 await self._run_account(run)
-                if run.state == "stopped":
+                if run.state == "stopped" or self._stopping:
                     return
                 raise RuntimeError("sync engine returned unexpectedly")
             except asyncio.CancelledError:
@@ -192,7 +202,8 @@ class SyncRunner:
                 run.state = "restarting"
                 run.last_error = f"{type(exc).__name__}: {exc}"
                 run.last_error_ms = int(time.time() * 1000)
-                delay = random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt))
+                cap = min(_BACKOFF_CAP, self._backoff_base * 2**attempt)
+                delay = random.uniform(cap / 2, cap)  # jitter, but never a hot loop
                 log.error(
                     "sync_engine_crashed",
                     account=run.name,
@@ -210,6 +221,15 @@ class SyncRunner:
         log.error("account_stopped", account=run.name, reason=run.detail)
 
     async def _run_account(self, run: AccountRun) -> None:
+        run.engine = await self._open_engine(run)
+        run.state, run.detail = "running", ""
+        run.started_monotonic = time.monotonic()
+        run.engine_ready.set()
+        log.info("sync_engine_started", account=run.name)
+        await run.engine.run()
+
+    async def _open_exchange_engine(self, run: AccountRun) -> Any:
+        """Credentials, the shared rate budget, the REST client (opened), a new engine."""
         # Imported here, not at module level: ccxt and the engine stay off the READY path.
         # The import itself takes most of a second: done in a thread so the loop (and
         # with it the watchdog pings and the API) keeps running meanwhile.
@@ -232,14 +252,16 @@ class SyncRunner:
             )
         run.rest = BinanceRest(
             rest_url=cfg.exchange.resolved_rest_url,
-            credentials=credentials,
+            # The client's Credentials protocol declares plain (settable) attributes; the
+            # frozen dataclass satisfies it at run time.
+            credentials=credentials,  # type: ignore[arg-type]
             budget=self.budget,
             account=run.name,
         )
         await run.rest.open()
         # A fresh engine after each crash: everything worth keeping (cursors, jobs, the
         # paused flag) is in the store, so nothing half-broken is carried over.
-        run.engine = SyncEngine(
+        return SyncEngine(
             account=run.name,
             sync_config=cfg.sync,
             rest=run.rest,
@@ -247,11 +269,6 @@ class SyncRunner:
             writer=self._writer,
             reader=self._reader,
         )
-        run.state, run.detail = "running", ""
-        run.engine_ready.set()
-        run.started_monotonic = time.monotonic()
-        log.info("sync_engine_started", account=run.name)
-        await run.engine.run()
 
     async def _close_rest(self, run: AccountRun) -> None:
         rest, run.rest = run.rest, None

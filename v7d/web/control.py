@@ -181,8 +181,9 @@ def build_control_routes(backend: ControlBackend) -> list[BaseRoute]:
     async def sync_once(request: Request) -> Response:
         engine = await backend.engine(_account(request, await _json_body(request)))
         report = await engine.run_once()
-        payload = dataclasses.asdict(report) if dataclasses.is_dataclass(report) else report
-        return JSONResponse(payload)
+        # PassReport.to_dict() is its JSON form (it may add derived fields to asdict()).
+        to_dict = getattr(report, "to_dict", None)
+        return JSONResponse(to_dict() if callable(to_dict) else report)
 
     def _pauser(paused: bool) -> Handler:
         async def handler(request: Request) -> Response:
