@@ -72,6 +72,28 @@ def ledger(
     return dict(out)
 
 
+def _source(key: tuple[str, str, str], kinds: dict[str, list[Range]], start_ms: int | None,
+            end_ms: int | None, now: int) -> dict[str, Any]:  # fmt: skip
+    """One source's block: its window, and what is complete, expired and missing in it."""
+    starts = [s for s, _ in kinds["complete"] + kinds["expired"]]
+    lo = start_ms if start_ms is not None else min(starts)
+    hi = end_ms if end_ms is not None else now
+    missing: list[Range] = []
+    expired: list[Range] = []
+    if hi > lo:
+        missing = subtract((lo, hi), kinds["complete"] + kinds["expired"])
+        expired = [(max(s, lo), min(e, hi)) for s, e in kinds["expired"] if s < hi and e > lo]
+    return {
+        "account": key[0],
+        "endpoint": key[1],
+        "symbol": key[2],
+        "window": [lo, hi],
+        "complete_ranges": [list(r) for r in kinds["complete"]],
+        "expired_ranges": [list(r) for r in expired],
+        "missing_ranges": [list(r) for r in missing],
+    }
+
+
 def coverage_block(
     conn: sqlite3.Connection,
     *,
@@ -89,39 +111,10 @@ def coverage_block(
     ``expired`` what the exchange no longer keeps (the store may hold part of it).
     """
     now = int(time.time() * 1000) if now_ms is None else now_ms
-    sources = []
-    complete = True
-    for (acc, ep, sym), kinds in sorted(ledger(conn, account=account, endpoints=endpoints,
-                                               symbol=symbol).items()):  # fmt: skip
-        starts = [s for s, _ in kinds["complete"] + kinds["expired"]]
-        window = (start_ms if start_ms is not None else min(starts),
-                  end_ms if end_ms is not None else now)  # fmt: skip
-        if window[1] <= window[0]:
-            missing: list[Range] = []
-            expired: list[Range] = []
-        else:
-            missing = subtract(window, kinds["complete"] + kinds["expired"])
-            expired = [
-                (max(s, window[0]), min(e, window[1]))
-                for s, e in kinds["expired"]
-                if s < window[1] and e > window[0]
-            ]
-        complete = complete and not missing and not expired
-        sources.append(
-            {
-                "account": acc,
-                "endpoint": ep,
-                "symbol": sym,
-                "window": list(window),
-                "complete_ranges": [list(r) for r in kinds["complete"]],
-                "expired_ranges": [list(r) for r in expired],
-                "missing_ranges": [list(r) for r in missing],
-            }
-        )
-    seen = {s["endpoint"] for s in sources}
-    absent = [ep for ep in endpoints if ep not in seen]
-    return {
-        "complete": complete and not absent,
-        "endpoints_without_ledger": absent,
-        "sources": sources,
-    }
+    found = ledger(conn, account=account, endpoints=endpoints, symbol=symbol)
+    sources = [_source(k, kinds, start_ms, end_ms, now) for k, kinds in sorted(found.items())]
+    absent = [ep for ep in endpoints if ep not in {s["endpoint"] for s in sources}]
+    complete = not absent and all(
+        not s["missing_ranges"] and not s["expired_ranges"] for s in sources
+    )
+    return {"complete": complete, "endpoints_without_ledger": absent, "sources": sources}
