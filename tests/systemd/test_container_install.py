@@ -76,6 +76,19 @@ class TestInstall:
             ["Type=notify", "User=v7d", "NotifyAccess=main", "LoadState=loaded", "UMask=0027"]
         )
 
+    def test_start_without_credentials_fails_clearly(
+        self, installed: tuple[Container, str]
+    ) -> None:
+        """Without /etc/v7d/credentials systemd refuses at its CREDENTIALS step (status 243)."""
+        box, _ = installed
+        assert box.run("systemctl", "start", "v7d", check=False).returncode != 0
+        props = box.run("systemctl", "show", "v7d", "-p", "ExecMainStatus").stdout.strip()
+        journal = box.run("journalctl", "-u", "v7d", "-o", "cat").stdout
+        box.run("systemctl", "stop", "v7d")
+        box.run("systemctl", "reset-failed", "v7d")
+        assert props == "ExecMainStatus=243"
+        assert "Failed to set up credentials" in journal
+
 
 class TestRemoveAndPurge:
     def test_remove_keeps_config_and_data_purge_keeps_data(
