@@ -29,7 +29,7 @@ class _Healthy:
         return True, {}
 
 
-def make_app(path: Path, **kwargs: Any) -> Starlette:
+def make_app(path: Path, *, query_timeout_ms: int = 5000, **kwargs: Any) -> Starlette:
     """The query app as the daemon builds it: create_app + build_query_routes."""
-    routes = build_query_routes(db_path=str(path), query_timeout_ms=5000, **kwargs)
+    routes = build_query_routes(db_path=str(path), query_timeout_ms=query_timeout_ms, **kwargs)
     return create_app(routes=routes, health=_Healthy())

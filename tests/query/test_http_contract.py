@@ -328,3 +328,16 @@ class TestOpenAPI:
         for e in ENDPOINTS:
             names = [p["name"] for p in doc["paths"][e.path]["get"]["parameters"]]
             assert names == [p.name for p in e.params]
+
+
+class TestTimeLimit:
+    """A query past the time limit is 503 query_timeout, never a hung worker or a 500."""
+
+    async def test_timeout_envelope(self, store_path: Path) -> None:
+        """With a 1 ms limit a full summary is interrupted and answered 503."""
+        routes_app = make_app(store_path, query_timeout_ms=1)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=routes_app), base_url="http://v7d"
+        ) as c:
+            resp = await c.get("/stats/summary")
+        assert "ms" in assert_error_envelope(resp, 503, "query_timeout")["message"]
