@@ -337,13 +337,17 @@ class BinanceRest:
     async def listen_key_keepalive(
         self, key: str, *, priority: Priority = Priority.GAP_REPAIR
     ) -> None:
-        """``PUT /fapi/v1/listenKey``: extend the key 60 minutes; -1125 → ``ListenKeyGone``."""
+        """``PUT /fapi/v1/listenKey``: extend the key 60 minutes; -1125 → ``ListenKeyGone``.
+
+        USDⓈ-M takes no parameter here: the key belongs to the API key (``key`` is accepted
+        for the interface and for logs, never sent).
+        """
         await self._call("listenKey", "fapiPrivatePutListenKey", {}, priority, dict, method="PUT")
 
     async def listen_key_delete(
         self, key: str, *, priority: Priority = Priority.GAP_REPAIR
     ) -> None:
-        """``DELETE /fapi/v1/listenKey``: close the stream's key."""
+        """``DELETE /fapi/v1/listenKey``: close the API key's stream key (no parameter)."""
         await self._call(
             "listenKey", "fapiPrivateDeleteListenKey", {}, priority, dict, method="DELETE"
         )
