@@ -65,6 +65,19 @@ class SimAccount:
             self._buckets[key] = b
         return b
 
+    def warm(self) -> dict[str, int]:
+        """Generate every (symbol, day) of the history now; returns row counts."""
+        counts = {"buckets": 0, "trades": 0, "orders": 0, "income": 0, "algo_orders": 0}
+        for sym in self.history_symbols():
+            for day in range(self.first_day, self.last_day() + 1):
+                b = self.bucket(sym, day)
+                counts["buckets"] += 1
+                counts["trades"] += len(b.trades)
+                counts["orders"] += len(b.orders)
+                counts["income"] += len(b.income)
+                counts["algo_orders"] += len(b.algos)
+        return counts
+
     def last_day(self) -> int:
         """The newest day that can hold rows (today, by the simulator's clock)."""
         return max(self.anchor_day, ids.day_of(self.clock.now_ms()))

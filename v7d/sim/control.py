@@ -1,8 +1,9 @@
 """The ``/_sim/`` control surface (never confused with Binance paths): truth, stats,
-faults, activity, dropping stream connections."""
+info, faults, activity, dropping stream connections, warming the whole history."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -90,6 +91,18 @@ def control_routes(sim: Simulator) -> list[Route]:
         except (ValueError, TypeError) as e:
             return _bad(str(e))
 
+    async def post_warm(request: Request) -> Response:
+        # generate the whole history now (benchmarks measure it; tests never need it)
+        wall, cpu = time.perf_counter(), time.process_time()
+        counts = sim.account.warm()
+        return _ok(
+            {
+                **counts,
+                "seconds": round(time.perf_counter() - wall, 3),
+                "cpu_seconds": round(time.process_time() - cpu, 3),
+            }
+        )
+
     async def post_drop(request: Request) -> Response:
         return _ok({"dropped": sim.hub.drop_connections()})
 
@@ -100,4 +113,5 @@ def control_routes(sim: Simulator) -> list[Route]:
         Route("/_sim/faults", post_faults, methods=["POST"]),
         Route("/_sim/activity", post_activity, methods=["POST"]),
         Route("/_sim/drop_connections", post_drop, methods=["POST"]),
+        Route("/_sim/warm", post_warm, methods=["POST"]),
     ]
