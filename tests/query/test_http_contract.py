@@ -26,6 +26,7 @@ Item fields:
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -226,6 +227,17 @@ class TestOtherErrors:
         ) as c:
             assert_error_envelope(await c.get("/trades"), 503, "store_unavailable")
             assert_error_envelope(await c.get("/export/trades"), 503, "store_unavailable")
+
+    async def test_not_a_store(self, short_tmp: Path) -> None:
+        """An SQLite file without v7d's tables is 503 store_unavailable, not a 500."""
+        path = short_tmp / "empty.db"
+        sqlite3.connect(path).execute("CREATE TABLE other (x)").connection.close()
+        app = make_app(path)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://v7d"
+        ) as c:
+            for route in ("/trades", "/stats/summary", "/metrics", "/export/orders"):
+                assert_error_envelope(await c.get(route), 503, "store_unavailable")
 
     async def test_sync_status_without_engine(self, store_path: Path) -> None:
         """/sync/status without a sync engine in the process is 503 unavailable."""

@@ -23,6 +23,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
+import structlog
+
 from v7d.query import lookups
 from v7d.query.compare import deltas
 from v7d.query.coverage import ledger
@@ -53,6 +55,7 @@ from v7d.store.read import QueryTimeout, connect_readonly, timed
 __all__ = ["ALGO_STATUSES", "BUCKETS", "INCOME_TYPES", "HistoryQueryAPI"]
 
 T = TypeVar("T")
+log = structlog.get_logger("v7d.query")
 
 BUCKETS = {"1h": 3_600_000, "1d": 86_400_000}
 _ENDPOINTS = ("userTrades", "allOrders", "income", "allAlgoOrders", "openOrders", "stream")
@@ -101,6 +104,12 @@ class HistoryQueryAPI:
                     f"the query ran longer than {self.timeout_ms} ms; narrow the window or "
                     "the filters",
                     503,
+                ) from None
+            except sqlite3.DatabaseError as exc:
+                # Not a v7d store (yet), damaged, or locked past the busy timeout.
+                log.warning("query_store_error", error=str(exc), path=self.path)
+                raise QueryError(
+                    "store_unavailable", f"the store cannot be read: {exc}", 503
                 ) from None
 
     def _stats_account(self, conn: sqlite3.Connection, account: str | None) -> str | None:
