@@ -37,9 +37,9 @@ control_socket = "/run/v7d/control.sock"
 """
 # Counted as a group member through the public in-process API (read-only connection).
 COUNT_ROWS = """
-import json
+import json, sys
 from v7d import HistoryQueryAPI
-with HistoryQueryAPI("/var/lib/v7d/history.db") as api:
+with HistoryQueryAPI(sys.argv[1]) as api:
     print(json.dumps({"trades": sum(1 for _ in api.iter_trades()),
                       "orders": sum(1 for _ in api.iter_orders()),
                       "income": sum(1 for _ in api.iter_income())}))
@@ -82,9 +82,9 @@ def _wait_for(box: Container, timeout: float, **expected: str) -> dict[str, str]
         time.sleep(0.1)
 
 
-def _counts(box: Container) -> dict[str, int]:
-    """Rows in the database, read in-process by alice (a member of group v7d)."""
-    out = box.run("/opt/v7d/bin/python", "-c", COUNT_ROWS, user="alice").stdout
+def _counts(box: Container, db: str = "/var/lib/v7d/history.db") -> dict[str, int]:
+    """Rows in the database ``db``, read in-process by alice (a member of group v7d)."""
+    out = box.run("/opt/v7d/bin/python", "-c", COUNT_ROWS, db, user="alice").stdout
     return dict(json.loads(out))
 
 
@@ -154,6 +154,16 @@ class TestServiceLifecycle:
         assert "health   ok" in status and "done" in status, status
         counts = _counts(box)
         assert counts["trades"] > 0 and counts["orders"] > 0 and counts["income"] > 0, counts
+
+    def test_online_backup_by_group_member(self, box: Container) -> None:
+        """alice writes `v7ctl backup PATH` while v7d runs; the snapshot holds the history."""
+        before = _counts(box)
+        box.run("v7ctl", "backup", "/home/alice/snapshot.db", user="alice", timeout=120)
+        snapshot = _counts(box, "/home/alice/snapshot.db")
+        after = _counts(box)
+        owner = box.run("stat", "-c", "%U", "/home/alice/snapshot.db").stdout.strip()
+        assert owner == "alice"
+        assert all(before[k] <= snapshot[k] <= after[k] for k in before), (before, snapshot)
 
     def test_outsider_refused_by_the_socket(self, box: Container) -> None:
         """bob (not in group v7d) cannot connect to the control socket, nor use v7ctl."""
