@@ -276,20 +276,33 @@ class Activity:
 
     # --- one piece of activity -------------------------------------------------------------
     def add(
-        self, kind: str = "fill", symbol: str = "BTCUSDT", fills: int = 1, count: int = 1
+        self,
+        kind: str = "fill",
+        symbol: str = "BTCUSDT",
+        fills: int = 1,
+        count: int = 1,
+        symbols: list[str] | None = None,
     ) -> dict[str, Any]:
-        """Add ``count`` pieces of activity of ``kind`` on ``symbol`` now (``/_sim/activity``)."""
+        """Add ``count`` pieces of activity of ``kind`` on ``symbol`` (or each of ``symbols``)
+        now, pushing it on the stream (``POST /_sim/activity``); returns the ids made."""
         if kind not in KINDS:
             raise ValueError(f"activity kind {kind!r} unknown; known: {', '.join(KINDS)}")
-        spec = self.acct.specs.get(symbol)
-        if spec is None or not spec.listed:
-            raise ValueError(f"activity symbol {symbol!r} is not a listed symbol")
+        names = list(symbols) if symbols else [symbol]
+        specs = []
+        for name in names:
+            spec = self.acct.specs.get(name) if isinstance(name, str) else None
+            if spec is None or not spec.listed:
+                raise ValueError(f"activity symbol {name!r} is not a listed symbol")
+            specs.append(spec)
+        if not isinstance(fills, int) or not isinstance(count, int):
+            raise ValueError("activity fills and count must be integers")
         if not 1 <= fills <= 5000 or not 1 <= count <= 1000:
             raise ValueError("activity fills must be 1..5000 and count 1..1000")
         self.acct.load_open()
         done: dict[str, Any] = {"orders": [], "trades": [], "algo_orders": [], "funding_rows": 0}
-        for _ in range(count):
-            self._one(kind, spec, fills, done)
+        for spec in specs:
+            for _ in range(count):
+                self._one(kind, spec, fills, done)
         return done
 
     def _one(self, kind: str, spec: SymbolSpec, fills: int, done: dict[str, Any]) -> None:

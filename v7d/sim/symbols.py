@@ -173,11 +173,12 @@ def build_universe(*, seed: int, listed: int, active: int, anchor_ms: int, days:
     for i in range(max(0, listed - n_special_listed)):
         base = _BASES[i] if i < len(_BASES) else f"SYN{i:04d}"
         ps = rng.choice((2, 3, 4, 5))
+        quote = "USDC" if i % 11 == 5 else "USDT"  # some USDC-margined perpetuals too
         raw.append(
             dict(
-                name=f"{base}USDT",
+                name=f"{base}{quote}",
                 base=base,
-                quote="USDT",
+                quote=quote,
                 ps=ps,
                 qs=max(0, 6 - ps - 1),
                 price=rng.randint(10**ps, 900 * 10**ps),

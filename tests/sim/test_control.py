@@ -1,0 +1,106 @@
+"""The /_sim/ control surface: activity, truth arguments, stats, info."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from v7d.sim.client import SignedClient
+from v7d.sim.testing import SimHandle
+
+
+class TestActivity:
+    """POST /_sim/activity adds activity now, visible in REST and truth at once."""
+
+    @pytest.mark.parametrize(
+        ("kind", "status"),
+        [
+            ("fill", "FILLED"),
+            ("limit", "NEW"),
+            ("cancel", "CANCELED"),
+            ("expire", "EXPIRED"),
+            ("partial_cancel", "CANCELED"),
+        ],
+    )
+    def test_kinds(self, sim: SimHandle, client: SignedClient, kind: str, status: str) -> None:
+        """Each order kind leaves its order in the expected state in REST."""
+        done = sim.add_activity(kind=kind, symbol="ETHUSDT", fills=2)
+        oid = done["orders"][0]
+        got = client.get("/fapi/v1/order", {"symbol": "ETHUSDT", "orderId": oid}).json()
+        assert got["status"] == status
+
+    def test_fill_open(self, sim: SimHandle, client: SignedClient) -> None:
+        """fill_open fills the oldest resting order."""
+        placed = sim.add_activity(kind="limit", symbol="BNBUSDT")["orders"][0]
+        done = sim.add_activity(kind="fill_open", symbol="BNBUSDT")
+        oid = done["orders"][0]
+        got = client.get("/fapi/v1/order", {"symbol": "BNBUSDT", "orderId": oid}).json()
+        assert got["status"] == "FILLED" and oid <= placed  # the oldest open one
+
+    def test_many_symbols(self, sim: SimHandle) -> None:
+        """``symbols`` adds the activity on each symbol; truth has the new trades."""
+        done = sim.add_activity(kind="fill", symbols=["BTCUSDT", "XRPUSDT"], fills=3, count=2)
+        assert len(done["orders"]) == 4 and len(done["trades"]) == 12
+        truth = sim.truth()
+        xrp = {t["id"] for t in truth["trades"] if t["symbol"] == "XRPUSDT"}
+        assert set(done["trades"][6:]) <= xrp
+
+    def test_algo(self, sim: SimHandle, client: SignedClient) -> None:
+        """algo then algo_cancel: a NEW then CANCELED algo order in allAlgoOrders."""
+        aid = sim.add_activity(kind="algo", symbol="ETHUSDT")["algo_orders"][0]
+        rows = client.get("/fapi/v1/allAlgoOrders", {"symbol": "ETHUSDT", "algoId": aid}).json()
+        assert rows[0]["algoId"] == aid and rows[0]["algoStatus"] == "NEW"
+
+    @pytest.mark.parametrize(
+        "spec",
+        [
+            {"kind": "explode"},
+            {"symbol": "NOPEUSDT"},
+            {"symbol": "SRMUSDT"},
+            {"fills": 0},
+            {"count": 5001},
+            {"colour": "red"},
+        ],
+    )
+    def test_bad_specs(self, sim: SimHandle, spec: dict[str, object]) -> None:
+        """Bad activity specs are refused with a message (400), adding nothing."""
+        before = sim.stats()["stream"]["events_published"]
+        with pytest.raises(ValueError):
+            sim.add_activity(**spec)
+        assert sim.stats()["stream"]["events_published"] == before
+
+
+class TestControlEndpoints:
+    """truth, stats, info."""
+
+    def test_truth_bad_range(self, sim: SimHandle) -> None:
+        """A non-integer start_ms is a 400 naming it."""
+        r = httpx.get(f"{sim.rest_url}/_sim/truth", params={"start_ms": "yesterday"})
+        assert r.status_code == 400 and "start_ms" in r.json()["error"]["message"]
+
+    def test_stats_keys(self, sim: SimHandle) -> None:
+        """stats reports requests/weight per endpoint, 429/418, stream and trading counts."""
+        s = sim.stats()
+        assert {
+            "requests",
+            "weight",
+            "served_429",
+            "served_418",
+            "trading_requests",
+            "stream",
+            "faults",
+        } <= set(s)
+        assert "messages_sent" in s["stream"]
+
+    def test_info(self, sim: SimHandle) -> None:
+        """info gives the history range and the symbols' roles, never the secret."""
+        info = sim.info()
+        assert info["history_start_ms"] < info["anchor_ms"] <= info["now_ms"]
+        assert "BTCUSDT" in info["active_symbols"] and info["delisted_symbols"] == ["SRMUSDT"]
+        assert sim.secret not in httpx.get(f"{sim.rest_url}/_sim/info").text
+
+    def test_usdc_perpetuals(self, client: SignedClient) -> None:
+        """exchangeInfo lists several USDC-margined perpetuals."""
+        syms = client.get("/fapi/v1/exchangeInfo", signed=False).json()["symbols"]
+        usdc = [s for s in syms if s["marginAsset"] == "USDC" and s["contractType"] == "PERPETUAL"]
+        assert len(usdc) >= 5
