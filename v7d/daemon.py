@@ -11,19 +11,20 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import structlog
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from v7d.config import Config, load_config
 from v7d.errors import ConfigError, StoreError
 from v7d.logging import configure_logging
 from v7d.store import StoreReader, Writer, open_database
 from v7d.supervise.auth import BearerGuard, read_token
+from v7d.supervise.metrics import daemon_metrics
 from v7d.supervise.notify import Notifier, watchdog_interval
 from v7d.supervise.servers import EmbeddedServer, ListenerError, bind_tcp, bind_unix
 from v7d.supervise.services import DaemonServices
@@ -32,6 +33,7 @@ from v7d.supervise.supervisor import Supervisor
 from v7d.supervise.sync_runner import SyncRunner
 from v7d.web.app import create_app
 from v7d.web.control import build_control_routes
+from v7d.web.query_routes import build_query_routes
 
 __all__ = ["EXIT_CONFIG", "EXIT_FAILURE", "run"]
 
@@ -90,23 +92,16 @@ def _fatal(message: str) -> None:
     print(f"{prefix}v7d: {message}", file=sys.stderr, flush=True)
 
 
-def _query_routes(config: Config, services: DaemonServices) -> list[BaseRoute]:
-    """The query API's routes; /sync/status alone when the query package is absent."""
-    try:
-        from v7d.web.query_routes import build_query_routes
-    except ImportError:
-        from starlette.requests import Request
-        from starlette.responses import JSONResponse, Response
-
-        async def sync_status(_: Request) -> Response:
-            return JSONResponse(await services.sync_status())
-
-        return [Route("/sync/status", sync_status, methods=["GET"])]
+def _query_routes(
+    config: Config, services: DaemonServices, metrics: Callable[[], str]
+) -> list[BaseRoute]:
+    """The query API's routes, served on both listeners."""
     return list(
         build_query_routes(
             db_path=str(config.storage.path),
             query_timeout_ms=config.api.query_timeout_ms,
             sync_status=services.sync_status,
+            metrics=metrics,
         )
     )
 
@@ -139,7 +134,8 @@ async def _main(config: Config, config_path: str | None, log_format: str | None)
         sync=sync,
         apply_log_config=lambda c: configure_logging(c.log.level, log_format or c.log.format),
     )
-    query = _query_routes(config, services)
+    metrics = daemon_metrics(supervisor=lambda: services.supervisor, writer=writer, sync=sync)
+    query = _query_routes(config, services, metrics)
     control_app = create_app(routes=[*query, *build_control_routes(services)], health=services)
     components: list[Any] = [
         WriterComponent(writer, config.daemon.drain_timeout),

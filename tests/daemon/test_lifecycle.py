@@ -254,7 +254,7 @@ class TestWatchdog:
     ) -> None:
         """Pings come every WATCHDOG_USEC/2; after /control/debug/hang they stop."""
         env = {"WATCHDOG_USEC": "400000", "V7D_TEST_HOOKS": "1"}
-        daemon = daemon_factory(env=env).start()
+        daemon = daemon_factory(env=env, extra="[daemon]\ndrain_timeout = 1.0").start()
         daemon.wait_ready()
         time.sleep(1.2)
         pings = [at for at, _ in notify.fields("WATCHDOG")]
@@ -268,7 +268,11 @@ class TestWatchdog:
         assert len(notify.fields("WATCHDOG")) == before
         assert daemon.get("/health").status_code == 503
         assert "writer_wedged" in daemon.get("/health").json()["reasons"]
-        daemon.kill()
+        # Even wedged, SIGTERM ends the process once the drain timeout (1 s) runs out.
+        started = time.monotonic()
+        assert daemon.stop() == 0
+        assert time.monotonic() - started < 6
+        assert '"writer_drain_timeout"' in daemon.output
 
     def test_hang_hook_is_off_without_test_hooks(
         self, daemon_factory: Callable[..., DaemonProcess]
@@ -308,3 +312,18 @@ class TestLogs:
         assert any(line.startswith("<3>reload_refused") for line in lines), lines
         assert secret not in daemon.output
         assert "KEYabcdef123456" not in daemon.output
+
+
+class TestMetrics:
+    """``/metrics`` carries the daemon's own lines next to the store's."""
+
+    def test_daemon_lines_in_metrics(self, daemon_factory: Callable[..., DaemonProcess]) -> None:
+        """Writer health, account state and reload counters are exported."""
+        daemon = daemon_factory().start()
+        daemon.wait_ready()
+        text = daemon.get("/metrics").text
+        assert "v7d_writer_healthy 1" in text
+        assert 'v7d_account_state{account="default",state=' in text
+        assert "v7d_reloads_total 0" in text
+        assert "v7d_store_rows" in text
+        assert daemon.stop() == 0

@@ -67,6 +67,11 @@ class DaemonServices:
         """Give the services the supervisor (reload, phase, counters)."""
         self._supervisor = supervisor
 
+    @property
+    def supervisor(self) -> Any:
+        """The attached supervisor, or None before :meth:`attach`."""
+        return self._supervisor
+
     # -- control backend ---------------------------------------------------------------
 
     async def engine(self, account: str | None) -> Any:
