@@ -164,7 +164,9 @@ class HistoryQueryAPI:
                 return
 
     def _iterate(self, page: Callable[..., Page], **kwargs: Any) -> Iterator[dict[str, Any]]:
-        cursor = None
+        # Page size is ours; a cursor given starts the walk there.
+        kwargs.pop("limit", None)
+        cursor = kwargs.pop("cursor", None)
         while True:
             answer = page(**kwargs, limit=1000, cursor=cursor)
             yield from answer["items"]
