@@ -215,6 +215,13 @@ def _route_stdlib(stream: TextIO, level: int, pre_chain: list[Processor], tail: 
     handler.setLevel(max(level, logging.WARNING))
     root.addHandler(handler)
     root.setLevel(max(level, logging.WARNING))
+    # uvicorn's default dictConfig (any uvicorn.Config without log_config=None in the same
+    # process) gives its loggers their own handlers and propagate=False; take them back so
+    # that one event is one line in one format.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "websockets"):
+        lib = logging.getLogger(name)
+        lib.handlers.clear()
+        lib.propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
 
 
