@@ -39,7 +39,7 @@ if [ "${V7D_DEB_INNER:-}" = 1 ]; then
     # The project copy in $WORK/src is installed as a normal (non-editable) package with
     # its dependencies from PyPI.
     # (pip's notes about local mirror directories that lack a package are noise here.)
-    "$PREFIX/bin/python" -m pip install -q --root-user-action=ignore "$WORK/src" \
+    "$PREFIX/bin/python" -m pip install -q --use-pep517 --root-user-action=ignore "$WORK/src" \
         2> >(grep -v "^WARNING: Location '" >&2 || true)
     # Everything is byte-compiled now: at run time /opt is read-only for the service
     # (ProtectSystem=strict), and stray .pyc files would keep `dpkg -P` from removing it.
@@ -79,12 +79,15 @@ mkdir -p "$WORK/src" "$STAGE"
 
 # Copy the project as the work tree has it (tracked and new files, nothing ignored), so
 # that building never writes into the work tree (pip builds in-tree since 21.3).
-if git -C "$REPO" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    (cd "$REPO" && git ls-files -z --cached --others --exclude-standard \
+# (safe.directory: building as another user than the checkout's owner is fine here.)
+GIT=(git -c "safe.directory=$REPO" -C "$REPO")
+if "${GIT[@]}" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    (cd "$REPO" && "${GIT[@]}" ls-files -z --cached --others --exclude-standard \
         | xargs -0 -r sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh \
         | tar --null -T - -cf -) | tar -C "$WORK/src" -xf -
 else
-    tar -C "$REPO" --exclude=./.venv --exclude=./packaging/out --exclude=./.git -cf - . \
+    # Not a git checkout (e.g. an unpacked sdist): what pip needs to build the project.
+    tar -C "$REPO" --exclude=__pycache__ -cf - v7d setup.cfg pyproject.toml README.md \
         | tar -C "$WORK/src" -xf -
 fi
 
