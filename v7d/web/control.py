@@ -16,13 +16,14 @@ import sqlite3
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from v7d.errors import ExchangeError, StoreError, V7dError
 from v7d.web.errors import ApiError
 
 __all__ = ["ControlBackend", "build_control_routes", "job_to_dict", "snapshot_database"]
@@ -147,6 +148,19 @@ async def _stream_file(path: Path) -> AsyncIterator[bytes]:
 
 
 Handler = Callable[[Request], Awaitable[Response]]
+T = TypeVar("T")
+
+
+async def _guarded(work: Awaitable[T]) -> T:
+    """Run engine work; what v7d knows how to explain becomes an envelope, not a 500."""
+    try:
+        return await work
+    except ExchangeError as exc:
+        raise ApiError(502, "exchange_error", f"the exchange failed: {exc}") from None
+    except StoreError as exc:
+        raise ApiError(503, "store_unavailable", f"the store failed: {exc}") from None
+    except V7dError as exc:
+        raise ApiError(503, "unavailable", str(exc)) from None
 
 
 def build_control_routes(backend: ControlBackend) -> list[BaseRoute]:
@@ -163,7 +177,9 @@ def build_control_routes(backend: ControlBackend) -> list[BaseRoute]:
         if symbols and all_symbols:
             raise ApiError(422, "invalid_parameter", "symbols and all_symbols exclude each other")
         engine = await backend.engine(_account(request, body))
-        job_id = await engine.start_backfill(days=days, symbols=symbols, all_symbols=all_symbols)
+        job_id = await _guarded(
+            engine.start_backfill(days=days, symbols=symbols, all_symbols=all_symbols)
+        )
         return JSONResponse({"job_id": job_id}, status_code=202)
 
     async def jobs(request: Request) -> Response:
@@ -180,7 +196,7 @@ def build_control_routes(backend: ControlBackend) -> list[BaseRoute]:
 
     async def sync_once(request: Request) -> Response:
         engine = await backend.engine(_account(request, await _json_body(request)))
-        report = await engine.run_once()
+        report = await _guarded(engine.run_once())
         # PassReport.to_dict() is its JSON form (it may add derived fields to asdict()).
         to_dict = getattr(report, "to_dict", None)
         return JSONResponse(to_dict() if callable(to_dict) else report)
