@@ -175,6 +175,25 @@ class TestFaults:
         stats = sim.stats()
         assert stats["served_429"] == 1
 
+    @pytest.mark.slow
+    async def test_429_without_retry_after_waits_for_the_next_minute(
+        self, make_sim: Callable[..., SimHandle]
+    ) -> None:
+        """Without Retry-After, a 429 holds every request until the minute turns; no 418."""
+        sim = make_sim(retry_after=False)
+        into = time.time() % 60
+        if into < 57:
+            await asyncio.sleep(57 - into)  # end of a minute: a short, checkable wait
+        async with client(sim, retry_attempts=1) as rest:
+            sim.set_faults("ratelimit", p_storm=1.0, storm_ms=500)
+            with pytest.raises(RateLimited):
+                await rest.user_trades("ETHUSDT", priority=Priority.GAP_REPAIR)
+            minute = int(time.time() // 60)
+            sim.set_faults("none")
+            await rest.user_trades("ETHUSDT")
+            assert int(time.time() // 60) == minute + 1
+        assert sim.stats()["served_429"] >= 1
+
     async def test_429_is_retried_through_the_budget(
         self, make_sim: Callable[..., SimHandle]
     ) -> None:
