@@ -88,6 +88,7 @@ class Container:
 
     def _boot(self) -> None:
         """Start nspawn and wait until the container's systemd has finished booting."""
+        _remove_stale_cgroups()
         self._root.mkdir()
         binds = [f"--bind-ro={host}:{inside}" for host, inside in self._bind_ro.items()]
         with open(self._console, "wb") as console:
@@ -255,6 +256,24 @@ class Container:
     def sh(self, script: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
         """Run a shell script in the container; same options as `run`."""
         return self.run("sh", "-c", script, **kwargs)  # type: ignore[arg-type]
+
+
+def _remove_stale_cgroups() -> None:
+    """rmdir empty cgroup trees left by a test session that was killed outright.
+
+    Only trees named like ours whose creating process is gone, and only empty ones: a
+    tree that still holds processes is left alone (and reported by `leftovers`).
+    """
+    for hierarchy in ("systemd", "unified"):
+        for top in (CGROUP_ROOT / hierarchy).glob("v7dt*x*"):
+            owner = top.name[4:].split("x", 1)[0]
+            if not owner.isdigit() or Path(f"/proc/{owner}").exists():
+                continue
+            for directory in sorted(
+                (Path(p) for p, _, _ in os.walk(top)), key=lambda p: len(p.parts), reverse=True
+            ):
+                with contextlib.suppress(OSError):
+                    directory.rmdir()
 
 
 def _other_nspawn_running() -> bool:

@@ -134,6 +134,9 @@ class TestServiceLifecycle:
                 seen.append(state)
             if state == ("active", "running") or props["ActiveState"] == "failed":
                 break
+        # The start job may not have run yet at the first look.
+        while seen and seen[0] == ("inactive", "dead"):
+            seen.pop(0)
         assert seen[0] == ("activating", "start"), seen
         assert seen[-1] == ("active", "running"), seen
         # READY means both listeners accept: the socket is there, mode 0660 group v7d.
@@ -170,7 +173,8 @@ class TestServiceLifecycle:
         assert box.run("/opt/v7d/bin/python", "-c", CONNECT, user="bob").stdout.strip() == "13"
         assert box.run("/opt/v7d/bin/python", "-c", CONNECT, user="alice").stdout.strip() == "0"
         proc = box.run("v7ctl", "status", user="bob", check=False)
-        assert proc.returncode != 0 and "Permission denied" in proc.stdout + proc.stderr
+        assert proc.returncode != 0
+        assert "permission denied" in (proc.stdout + proc.stderr).lower()
 
     def test_reload(self, box: Container) -> None:
         """systemctl reload: the reload log line, a higher reload count, still active."""
