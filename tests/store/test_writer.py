@@ -290,3 +290,41 @@ class TestWriterLifecycle:
         await asyncio.sleep(0.4)
         assert not w.healthy
         assert await w.close(drain_timeout=0.2) == 0
+
+
+class TestSnapshotsAndAlgo:
+    async def test_stream_snapshot_keeps_fields_only_rest_has(self, writer: Writer) -> None:
+        """A newer stream position with empty mark price/notional keeps REST's values."""
+        from v7d.store.records import Position
+
+        rest = Position("default", "BTCUSDT", "BOTH", "0.5", "100", "100.1", "101", "0.5",
+                        "50", "50.5", "USDT", 10, "rest", "{}")  # fmt: skip
+        ws = Position("default", "BTCUSDT", "BOTH", "0.7", "100.2", "100.3", "", "0.6", "",
+                      "", "USDT", 20, "ws", "{}")  # fmt: skip
+        await writer.submit(WriteBatch(records=[rest]))
+        await writer.submit(WriteBatch(records=[ws]))
+        row = (
+            sqlite3.connect(writer.path)
+            .execute(
+                "SELECT position_amt, mark_price, notional, liquidation_price, update_time FROM positions"
+            )
+            .fetchone()
+        )
+        assert row == ("0.7", "101", "50.5", "50", 20)
+
+    async def test_stream_algo_update_keeps_creation_time(self, writer: Writer) -> None:
+        """An ALGO_UPDATE (time = its T) updates status but keeps REST's createTime."""
+        from v7d.store.records import AlgoOrder
+
+        def algo(status: str, t: int, ut: int, source: str) -> AlgoOrder:
+            return AlgoOrder("default", 77, "BTCUSDT", "a1", "CONDITIONAL", "STOP_MARKET", "SELL",
+                             "BOTH", status, "1", "0", "90", t, ut, source, "{}")  # type: ignore[arg-type]  # fmt: skip
+
+        await writer.submit(WriteBatch(records=[algo("NEW", 5, 5, "rest")]))
+        await writer.submit(WriteBatch(records=[algo("TRIGGERED", 9, 9, "ws")]))
+        row = (
+            sqlite3.connect(writer.path)
+            .execute("SELECT status, time, update_time FROM algo_orders")
+            .fetchone()
+        )
+        assert row == ("TRIGGERED", 5, 9)

@@ -301,8 +301,10 @@ _ALGO_INSERT = (
     f"INSERT OR IGNORE INTO algo_orders ({', '.join(_ALGO_COLS)}) "
     f"VALUES ({', '.join(':' + c for c in _ALGO_COLS)})"
 )
+# A stream update's T is its update time, not the creation time: only REST sets ``time``.
 _ALGO_UPDATE = f"""
-    UPDATE algo_orders SET {", ".join(f"{c}=:{c}" for c in _ALGO_COLS[2:])}
+    UPDATE algo_orders SET {", ".join(f"{c}=:{c}" for c in _ALGO_COLS[2:] if c != "time")},
+        time=CASE WHEN :source = 'rest' THEN :time ELSE time END
     WHERE account=:account AND algo_id=:algo_id
       AND (:update_time > update_time
            OR (:update_time = update_time AND :source = 'rest' AND source = 'ws'))
@@ -320,7 +322,13 @@ def _algo_orders(
 
 def _snapshot_upsert(table: str, key: tuple[str, ...], cols: tuple[str, ...]) -> str:
     """Newest-wins upsert for snapshot tables (positions, balances)."""
-    sets = ", ".join(f"{c}=excluded.{c}" for c in cols if c not in key)
+    # The stream carries fewer fields than REST (no mark price, notional, available
+    # balance): an empty string from the stream keeps the value REST gave.
+    sets = ", ".join(
+        f"{c}=CASE WHEN excluded.{c} = '' THEN {table}.{c} ELSE excluded.{c} END"
+        for c in cols
+        if c not in key
+    )
     return (
         f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)}) "
         f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sets} "
