@@ -54,6 +54,15 @@ try:
 except OSError as exc:
     print(exc.errno)
 """
+# One HTTP request over the control socket with the packaged httpx (no curl needed).
+REQUEST = """
+import sys, httpx
+transport = httpx.HTTPTransport(uds="/run/v7d/control.sock")
+with httpx.Client(transport=transport, base_url="http://v7d", timeout=30) as client:
+    response = client.request(sys.argv[1], sys.argv[2])
+    response.raise_for_status()
+    print(response.text)
+"""
 WATCHDOG_DROPIN = """\
 [Service]
 Environment=V7D_TEST_HOOKS=1
@@ -90,7 +99,7 @@ def _counts(box: Container, db: str = "/var/lib/v7d/history.db") -> dict[str, in
 
 def _sync_status(box: Container) -> dict[str, object]:
     """GET /sync/status over the control socket."""
-    out = box.run("curl", "-sf", "--unix-socket", "/run/v7d/control.sock", "http://v7d/sync/status")
+    out = box.run("/opt/v7d/bin/python", "-c", REQUEST, "GET", "/sync/status")
     return dict(json.loads(out.stdout))
 
 
@@ -206,10 +215,7 @@ class TestServiceLifecycle:
         box.run("systemctl", "restart", "v7d")
         before = _counts(box)
         pid = _show(box, "MainPID")["MainPID"]
-        box.run(
-            "curl", "-sf", "-X", "POST", "--unix-socket", "/run/v7d/control.sock",
-            "http://v7d/control/debug/hang",
-        )  # fmt: skip
+        box.run("/opt/v7d/bin/python", "-c", REQUEST, "POST", "/control/debug/hang")
         after = _wait_for(box, 60, NRestarts="1", ActiveState="active", SubState="running")
         assert _show(box, "MainPID")["MainPID"] != pid, after
         journal = box.run("journalctl", "-u", "v7d", "-o", "cat").stdout
