@@ -107,6 +107,10 @@ def _query_routes(
 
 
 async def _main(config: Config, config_path: str | None, log_format: str | None) -> int:
+    # Signals are queued from the very start: a SIGHUP or SIGTERM during start-up must
+    # not kill the process with the default action.
+    inbox = SignalInbox()
+    inbox.install()
     token = read_token(config.api.token_file) if config.api.token_file else None
     db_path = Path(config.storage.path)
     await asyncio.to_thread(_open_and_migrate, db_path)
@@ -150,7 +154,7 @@ async def _main(config: Config, config_path: str | None, log_format: str | None)
         listening["tcp"] = f"{host}:{port}"
     supervisor = Supervisor(
         notifier=Notifier(),
-        inbox=SignalInbox(),
+        inbox=inbox,
         components=components,
         after_ready=[sync],
         reload=services.apply_reload,

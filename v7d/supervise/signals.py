@@ -23,7 +23,9 @@ class SignalInbox:
         self._installed: list[signal.Signals] = []
 
     def install(self) -> None:
-        """Route the handled signals to this inbox (call from inside the running loop)."""
+        """Route the handled signals to this inbox (inside the running loop; idempotent)."""
+        if self._installed:
+            return
         loop = asyncio.get_running_loop()
         for sig in HANDLED:
             loop.add_signal_handler(sig, self._queue.put_nowait, sig)
