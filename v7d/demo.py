@@ -157,10 +157,17 @@ def run_demo(
         _step(f"the stream is live: {stream_seconds:.0f} s of simulated trading")
         _watch_stream(ControlClient(socket), stream_seconds)
 
-        _step(f"what the history says (the {days} days backfilled, and since)")
+        _step(f"what the history says about the {days} days backfilled")
         jobs = ControlClient(socket).get("/control/jobs")["items"]
-        since = str(jobs[-1]["params"]["start_ms"]) if jobs else f"{days}d"
-        _v7ctl(socket, "stats", "--since", since)
+        window = ["--since", f"{days}d"]
+        if jobs:  # exactly the job's window, which the coverage ledger vouches for
+            params = jobs[-1]["params"]
+            window = ["--since", str(params["start_ms"]), "--until", str(params["end_ms"])]
+        _v7ctl(socket, "stats", *window)
+        _say(
+            "  (Binance keeps canceled orders without fills for 3 days only, so older ones"
+            " are\n   marked as expired in the coverage ledger rather than silently missing.)"
+        )
 
         _step("ask it yourself" + ("" if keep else " (with `v7d demo --keep`)"))
         _say(_commands(socket, tcp_port))
