@@ -254,14 +254,16 @@ class TestWatchdog:
     def test_pings_flow_then_stop_when_writer_is_wedged(
         self, daemon_factory: Callable[..., DaemonProcess], notify: NotifyRecorder
     ) -> None:
-        """Pings come every WATCHDOG_USEC/2; after /control/debug/hang they stop."""
-        env = {"WATCHDOG_USEC": "400000", "V7D_TEST_HOOKS": "1"}
+        """Pings come every WATCHDOG_USEC/2; after /control/debug/hang they stop, and
+        SIGTERM still ends the process once the drain timeout runs out."""
+        env = {"WATCHDOG_USEC": "1000000", "V7D_TEST_HOOKS": "1"}
         daemon = daemon_factory(env=env, extra="[daemon]\ndrain_timeout = 1.0").start()
         daemon.wait_ready()
-        time.sleep(1.2)
+        time.sleep(2.2)
         pings = [at for at, _ in notify.fields("WATCHDOG")]
-        assert len(pings) >= 4
-        assert max(b - a for a, b in itertools.pairwise(pings)) < 0.5
+        assert len(pings) >= 4  # every 0.5 s
+        # The contract with systemd: never a full WATCHDOG_USEC without a ping.
+        assert max(b - a for a, b in itertools.pairwise(pings)) < 1.0
         assert daemon.post("/control/debug/hang").status_code == 200
         # The writer counts as wedged once a batch runs past 2 s (the daemon's minimum).
         time.sleep(2.6)
