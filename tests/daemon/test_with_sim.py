@@ -161,3 +161,47 @@ class TestRefusedKey:
         assert account["state"] == "stopped" and "auth" in account["detail"]
         assert daemon.stop() == 0
         assert wrong not in daemon.output and sim.secret not in daemon.output
+
+
+class TestSeveralAccounts:
+    """``[[accounts]]``: one engine per account, control requests routed by ``account``."""
+
+    def test_two_accounts_sync_and_take_requests(
+        self,
+        daemon_factory: Callable[..., DaemonProcess],
+        sim: SimHandle,
+        short_dir: Path,
+    ) -> None:
+        """Both accounts stream; a backfill for ``beta`` is beta's job; health is ok."""
+        creds = short_dir / "credentials"
+        creds.write_text(f"api_key={sim.api_key}\nsecret={sim.secret}\n")
+        creds.chmod(0o600)
+        daemon = daemon_factory(
+            rest_url=sim.rest_url, ws_url=sim.ws_url, credentials=creds,
+            sync="request_rate_per_sec = 50.0\nrequest_burst = 50",
+        )  # fmt: skip
+        text = daemon.config_path.read_text().replace(f'credentials = "{creds}"\n', "")
+        for name in ("alpha", "beta"):
+            text += f'\n[[accounts]]\nname = "{name}"\ncredentials = "{creds}"\n'
+        daemon.config_path.write_text(text)
+        daemon.start()
+        daemon.wait_ready()
+        job_id = daemon.post("/control/backfill", json={"days": 1, "account": "beta"}).json()
+        job_id = job_id["job_id"]
+        daemon.wait_until(lambda: _job(daemon, job_id)["state"] == "done", timeout=60)
+        assert _job(daemon, job_id)["account"] == "beta"
+
+        def both_live() -> bool:
+            accounts = daemon.get("/sync/status").json()["accounts"]
+            return sorted(accounts) == ["alpha", "beta"] and all(
+                (a.get("engine") or {}).get("stream", {}).get("state") == "live"
+                for a in accounts.values()
+            )
+
+        daemon.wait_until(both_live, timeout=30, what="both streams live")
+        answer = daemon.post("/control/sync-once", json={"account": "alpha"})
+        assert answer.status_code == 200 and answer.json()["errors"] == []
+        unknown = daemon.post("/control/sync-once", json={"account": "gamma"})
+        assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_account"
+        assert daemon.get("/health").json()["status"] == "ok"
+        assert daemon.stop() == 0
