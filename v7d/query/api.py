@@ -94,10 +94,18 @@ class HistoryQueryAPI:
         self.close()
 
     def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn(conn)`` in one read transaction (every statement sees the same snapshot,
+        so the parts of a statistic agree even while the writer commits), under the time
+        limit, with SQLite's failures as QueryError."""
         with self._lock:
             try:
                 with timed(self._conn, self.timeout_ms) as conn:
-                    return fn(conn)
+                    conn.execute("BEGIN")
+                    try:
+                        return fn(conn)
+                    finally:
+                        if conn.in_transaction:
+                            conn.execute("COMMIT")
             except QueryTimeout:
                 raise QueryError(
                     "query_timeout",
