@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import structlog
 from starlette.middleware import Middleware
@@ -116,58 +116,66 @@ async def _main(config: Config, config_path: str | None, log_format: str | None)
     await asyncio.to_thread(_open_and_migrate, db_path)
     unix_sock = bind_unix(config.api.control_socket)
     socket_inode = os.stat(config.api.control_socket).st_ino
+    reader: StoreReader | None = None
     try:
-        tcp_sock = (
-            bind_tcp(config.api.tcp_host, config.api.tcp_port) if config.api.tcp_port else None
+        api = config.api
+        tcp_sock = bind_tcp(api.tcp_host, api.tcp_port) if api.tcp_port else None
+        every = watchdog_interval()
+        # A batch running longer than half the watchdog timeout counts as wedged, so the
+        # pings stop well before systemd's WatchdogSec= runs out (bounded: 2 s .. 30 s).
+        writer = Writer(db_path, stall_after_s=min(30.0, max(2.0, every or 30.0)))
+        reader = StoreReader(db_path, timeout_ms=config.api.query_timeout_ms)
+        sync = SyncRunner(config=config, writer=writer, reader=reader)
+        services = DaemonServices(
+            config=config,
+            config_path=config_path,
+            writer=writer,
+            reader=reader,
+            sync=sync,
+            apply_log_config=lambda c: configure_logging(c.log.level, log_format or c.log.format),
         )
-    except BaseException:
-        unix_sock.close()
+        components, listening = _listeners(config, services, unix_sock, tcp_sock, token)
+        supervisor = Supervisor(
+            notifier=Notifier(),
+            inbox=inbox,
+            components=[WriterComponent(writer, config.daemon.drain_timeout), *components],
+            after_ready=[sync],
+            reload=services.apply_reload,
+            facts=services.facts,
+            watchdog_every=every,
+        )
+        services.attach(supervisor)
+        log.info("daemon_starting", config=config.source, database=str(db_path), **listening)
+        return await supervisor.run()
+    finally:
+        if reader is not None:
+            reader.close()
+        unix_sock.close()  # uvicorn closed it already when it served; closing twice is fine
         _remove_socket(config.api.control_socket, socket_inode)
-        raise
-    every = watchdog_interval()
-    # A batch running longer than half the watchdog timeout counts as wedged, so the pings
-    # stop well before systemd's WatchdogSec= runs out (bounded: 2 s .. 30 s).
-    writer = Writer(db_path, stall_after_s=min(30.0, max(2.0, every or 30.0)))
-    reader = StoreReader(db_path, timeout_ms=config.api.query_timeout_ms)
-    sync = SyncRunner(config=config, writer=writer, reader=reader)
-    services = DaemonServices(
-        config=config,
-        config_path=config_path,
-        writer=writer,
-        reader=reader,
-        sync=sync,
-        apply_log_config=lambda c: configure_logging(c.log.level, log_format or c.log.format),
+
+
+def _listeners(
+    config: Config,
+    services: DaemonServices,
+    unix_sock: socket.socket,
+    tcp_sock: socket.socket | None,
+    token: str | None,
+) -> tuple[list[EmbeddedServer], dict[str, str]]:
+    """The two servers: queries + control on the socket, queries (token-guarded) on TCP."""
+    metrics = daemon_metrics(
+        supervisor=lambda: services.supervisor, writer=services.writer, sync=services.sync
     )
-    metrics = daemon_metrics(supervisor=lambda: services.supervisor, writer=writer, sync=sync)
     query = _query_routes(config, services, metrics)
     control_app = create_app(routes=[*query, *build_control_routes(services)], health=services)
-    components: list[Any] = [
-        WriterComponent(writer, config.daemon.drain_timeout),
-        EmbeddedServer(control_app, unix_sock, name="control-socket"),
-    ]
-    listening: dict[str, Any] = {"socket": str(config.api.control_socket)}
+    servers = [EmbeddedServer(control_app, unix_sock, name="control-socket")]
+    listening = {"socket": str(config.api.control_socket)}
     if tcp_sock is not None:
         guard = [Middleware(BearerGuard, token=token)] if token else []
         tcp_app = create_app(routes=query, health=services, middleware=guard)
-        components.append(EmbeddedServer(tcp_app, tcp_sock, name="tcp"))
+        servers.append(EmbeddedServer(tcp_app, tcp_sock, name="tcp"))
         host, port = tcp_sock.getsockname()[:2]
         listening["tcp"] = f"{host}:{port}"
-    supervisor = Supervisor(
-        notifier=Notifier(),
-        inbox=inbox,
-        components=components,
-        after_ready=[sync],
-        reload=services.apply_reload,
-        facts=services.facts,
-        watchdog_every=every,
-    )
-    services.attach(supervisor)
-    log.info("daemon_starting", config=config.source, database=str(db_path), **listening)
-    try:
-        return await supervisor.run()
-    finally:
-        reader.close()
-        _remove_socket(config.api.control_socket, socket_inode)
+    return servers, listening
 
 
 def _open_and_migrate(path: Path) -> None:
