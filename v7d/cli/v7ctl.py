@@ -16,6 +16,7 @@ import click
 
 from v7d import __version__
 from v7d.cli.client import ControlClient, socket_option
+from v7d.cli.query_commands import register as register_query_commands
 from v7d.cli.render import (
     echo_json,
     human_duration,
@@ -358,13 +359,6 @@ def backup(client: ControlClient, path: str, force: bool) -> None:
     click.echo(f"snapshot written to {target} ({written:,} bytes)")
 
 
-def _register_query_commands() -> None:
-    # The query commands (orders, trades, stats, ...) live with the query API.
-    try:
-        from v7d.cli.query_commands import register
-    except ImportError:
-        return
-    register(main)
-
-
-_register_query_commands()
+# The query commands (orders, trades, stats, symbols, positions, export) live with the
+# query API; they share this group, its --socket and the client.
+register_query_commands(main)
