@@ -62,6 +62,13 @@ def _account_lines(name: str, entry: dict[str, Any]) -> list[str]:
     if entry.get("restarts"):
         parts.append(f"restarts {entry['restarts']}")
     lines = [" · ".join(parts)]
+    last = engine.get("last_pass")
+    if isinstance(last, dict) and last.get("finished_ms"):
+        ago = time.time() - int(last["finished_ms"]) / 1000
+        lines.append(
+            f"  last pass {human_duration(ago)} ago · requests {last.get('requests', 0)} · "
+            f"weight {last.get('weight', 0)} · errors {len(last.get('errors') or [])}"
+        )
     reason = engine.get("stopped_reason") or entry.get("detail")
     if reason:
         lines.append(f"  stopped: {reason}")
