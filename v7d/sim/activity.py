@@ -79,7 +79,7 @@ class Activity:
         )
         o = OrderState(
             spec=spec,
-            order_id=ids.order_id(b.day, b.next_order_n),
+            order_id=ids.order_id(b.day, spec.index, b.next_order_n),
             client_id=cid or client_id(self.rng),
             side=side,
             position_side=ps,

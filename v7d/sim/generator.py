@@ -100,7 +100,7 @@ class HistoryGenerator:
         plans = self._plans(spec, day, lo, hi, rng)
         plans.sort(key=lambda p: p.order.time)
         for p in plans:
-            p.order.order_id = ids.order_id(day, b.next_order_n)
+            p.order.order_id = ids.order_id(day, spec.index, b.next_order_n)
             b.next_order_n += 1
         events: list[tuple[int, int, str, Any]] = []
         seq = 0

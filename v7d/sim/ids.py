@@ -48,9 +48,15 @@ def day_of_trade_id(tid: int, *, global_ids: bool) -> int:
     return tid // BLOCK
 
 
-def order_id(day: int, n: int) -> int:
-    """Order id, unique per symbol (the same id exists under several symbols)."""
-    return _ORDER_BASE + day * BLOCK + n
+def order_id(day: int, sym: int, n: int) -> int:
+    """Order id, unique per symbol only.
+
+    Each symbol's daily sequence starts at its own offset, so ids of different symbols
+    mostly differ (as on Binance, where each symbol counts on its own) but can collide
+    when a busy symbol's range runs into another's: clients must key orders on
+    (symbol, orderId).
+    """
+    return _ORDER_BASE + day * BLOCK + (sym * 7919) % 500_000 + n
 
 
 def day_of_order_id(oid: int) -> int:
