@@ -211,6 +211,21 @@ class TestErrorPaths:
         assert done.returncode == 1
         assert "permission denied" in done.stderr and "Traceback" not in done.stderr
 
+    def test_permission_denied_on_the_directory(self, daemon: DaemonProcess) -> None:
+        """A socket directory closed to the user (like /run/v7d 0750): one line, exit 1."""
+        parent = daemon.socket_path.parent
+        stat = parent.stat()
+        os.chown(parent, 65534, 65534)
+        parent.chmod(0o700)
+        try:
+            drop = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+            done = self._run("--socket", str(daemon.socket_path), "status", prefix=drop)
+        finally:
+            os.chown(parent, stat.st_uid, stat.st_gid)
+            parent.chmod(stat.st_mode & 0o7777)
+        assert done.returncode == 1
+        assert "permission denied" in done.stderr and "Traceback" not in done.stderr
+
     def test_refused_request_as_subprocess(self, daemon: DaemonProcess) -> None:
         """A request the daemon refuses (unknown job): its message in one line, exit 1."""
         done = self._run("--socket", str(daemon.socket_path), "job", "bf-doesnotexist")

@@ -109,14 +109,19 @@ class ControlClient:
         cause: BaseException | None = exc
         while cause is not None and not isinstance(cause, OSError):
             cause = cause.__cause__ or cause.__context__
-        if not path.exists() or isinstance(cause, FileNotFoundError):
-            return (
-                f"no daemon: {path} does not exist (is v7d running? "
-                "choose the socket with --socket or V7D_SOCKET)"
-            )
+        try:
+            missing = not path.exists()
+        except PermissionError:
+            # The socket's directory (e.g. /run/v7d, 0750) is closed to this user.
+            missing, cause = False, PermissionError()
         if isinstance(cause, PermissionError):
             return (
                 f"permission denied on {path}: run as a member of its group (e.g. v7d) or as root"
+            )
+        if missing or isinstance(cause, FileNotFoundError):
+            return (
+                f"no daemon: {path} does not exist (is v7d running? "
+                "choose the socket with --socket or V7D_SOCKET)"
             )
         if isinstance(cause, ConnectionRefusedError):
             return f"nothing is listening on {path} (the daemon is not running)"
