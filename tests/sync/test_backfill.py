@@ -6,6 +6,7 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from sync_rig import diff_against_truth, rig, store_view
 
 from v7d.sim.testing import running_sim
@@ -52,6 +53,33 @@ class TestBackfill:
                 assert kinds == {"complete", "expired"}
                 now = int(time.time() * 1000)
                 assert any(m.end_ms > now - 90 * DAY_MS for m in marks if m.kind == "expired")
+
+
+SWITCHES = {
+    "documented": {},
+    "alternates": {"trade_ids": "global", "window_error": "-1100", "income_max_window_days": 7,
+                   "retry_after": False},
+}  # fmt: skip
+
+
+class TestUncertainBehaviour:
+    """Where the reference marks the exchange's behaviour [?], sync works either way."""
+
+    @pytest.mark.parametrize("switches", sorted(SWITCHES))
+    async def test_backfill_then_pass_under_switches(self, short_tmp: Path, switches: str) -> None:
+        """Global trade ids, -1100 window errors, a 7-day income window: store == truth."""
+        with running_sim(seed=14, days=2, symbols_listed=20, symbols_active=3,
+                         trades_per_day=400, **SWITCHES[switches]) as sim:  # fmt: skip
+            async with rig(sim, short_tmp / "h.db") as r:
+                await r.engine.start_backfill(days=3)
+                await r.engine.run_jobs()
+                sim.add_activity(kind="fill", symbol="ETHUSDT", fills=4)
+                sim.add_activity(kind="partial_cancel", symbol="BTCUSDT", fills=2)
+                report = await r.engine.run_once()
+                assert report.errors == []
+                now = int(time.time() * 1000)
+                problems = diff_against_truth(store_view(r.db, 0, now), sim.truth(None, now))
+                assert problems == [], problems[:20]
 
 
 class TestBackfillOptions:
