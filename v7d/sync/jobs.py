@@ -136,7 +136,8 @@ class BackfillJob:
     async def run(self) -> JobState:
         """Run to the end; returns the final row (state ``done`` or ``failed``).
 
-        AuthError is re-raised after the job is saved as ``failed`` (the account stops).
+        AuthError is re-raised after the progress is saved; the job stays ``running`` so
+        that it resumes once the account has a working key again (after a restart).
         """
         try:
             if self.progress.phase == "account":
@@ -148,7 +149,7 @@ class BackfillJob:
             return await self._save("done")
         except AuthError as exc:
             self.progress.note_error(f"{type(exc).__name__}: {exc}")
-            await self._save("failed", error=str(exc))
+            await self._save("running", error=str(exc))
             raise
         except BadRequest as exc:
             # A refused request is a bug or a changed API: stop this job, say why.
