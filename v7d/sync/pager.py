@@ -254,29 +254,33 @@ _SPECS: dict[str, _Spec] = {
 
 async def _trades(p: WindowPager, w: Window, pos: dict[str, Any], prio: Any) -> list[Any]:
     if "from_id" in pos:
-        return await p.rest.user_trades(
+        rows: list[Any] = await p.rest.user_trades(
             w.symbol, from_id=pos["from_id"], limit=p.limit, priority=prio
         )
+        return rows
     start, end = request_bounds(w.start_ms, w.end_ms)
-    return await p.rest.user_trades(
+    rows = await p.rest.user_trades(
         w.symbol, start_ms=start, end_ms=end, limit=p.limit, priority=prio
     )
+    return rows
 
 
 async def _orders(p: WindowPager, w: Window, pos: dict[str, Any], prio: Any) -> list[Any]:
     if "from_id" in pos:
-        return await p.rest.all_orders(
+        rows: list[Any] = await p.rest.all_orders(
             w.symbol, order_id=pos["from_id"], limit=p.limit, priority=prio
         )
+        return rows
     start, end = request_bounds(w.start_ms, w.end_ms)
-    return await p.rest.all_orders(
+    rows = await p.rest.all_orders(
         w.symbol, start_ms=start, end_ms=end, limit=p.limit, priority=prio
     )
+    return rows
 
 
 async def _income(p: WindowPager, w: Window, pos: dict[str, Any], prio: Any) -> list[Any]:
     start, end = request_bounds(w.start_ms, w.end_ms)
-    return await p.rest.income(
+    rows: list[Any] = await p.rest.income(
         symbol=w.symbol or None,
         start_ms=start,
         end_ms=end,
@@ -284,11 +288,12 @@ async def _income(p: WindowPager, w: Window, pos: dict[str, Any], prio: Any) -> 
         limit=p.limit,
         priority=prio,
     )
+    return rows
 
 
 async def _algo(p: WindowPager, w: Window, pos: dict[str, Any], prio: Any) -> list[Any]:
     start, end = request_bounds(w.start_ms, w.end_ms)
-    return await p.rest.all_algo_orders(
+    rows: list[Any] = await p.rest.all_algo_orders(
         symbol=w.symbol or None,
         start_ms=start,
         end_ms=end,
@@ -296,6 +301,7 @@ async def _algo(p: WindowPager, w: Window, pos: dict[str, Any], prio: Any) -> li
         limit=p.limit,
         priority=prio,
     )
+    return rows
 
 
 _FETCHERS: dict[str, Callable[[WindowPager, Window, dict[str, Any], Any], Awaitable[list[Any]]]] = {

@@ -19,6 +19,7 @@ next step; an :class:`~v7d.errors.AuthError` stops the pass (the engine stops th
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
@@ -250,7 +251,9 @@ class IncrementalPass:
             still_open: set[int] = set()
             if len(ids) > 1:
                 # One openOrders call (weight 1) answers for every order still open.
-                rows = await ctx.call(lambda s=symbol: rest.open_orders(s, priority=self.priority))
+                rows: list[dict[str, Any]] = await ctx.call(
+                    functools.partial(rest.open_orders, symbol, priority=self.priority)
+                )
                 self.tally.request(1)
                 payloads += rows
                 still_open = {int(d.get("orderId", 0)) for d in rows}
@@ -258,8 +261,8 @@ class IncrementalPass:
                 if order_id in still_open or (symbol, order_id) in ctx.gone_orders:
                     continue
                 try:
-                    d = await ctx.call(
-                        lambda s=symbol, i=order_id: rest.order(s, i, priority=self.priority)
+                    d: dict[str, Any] = await ctx.call(
+                        functools.partial(rest.order, symbol, order_id, priority=self.priority)
                     )
                 except OrderGone:
                     # Past REST retention (or never existed): nothing more to learn; do not
