@@ -35,10 +35,14 @@ class TestCoverageBlock:
         assert {s["symbol"] for s in cov["sources"]} == {"BTCUSDT", ""}
         assert cov["complete"] is False
 
-    def test_series_carries_coverage(self, api: HistoryQueryAPI) -> None:
-        """/stats/series answers carry the same block."""
+    def test_every_stats_answer_carries_it(self, api: HistoryQueryAPI) -> None:
+        """/stats/series, /stats/symbols and both sides of /stats/compare carry the block."""
         window = {"start_ms": T0 + DAY, "end_ms": T0 + 2 * DAY}
-        assert api.series(**window)["coverage"] == api.summary(**window)["coverage"]
+        cov = api.summary(**window)["coverage"]
+        assert api.series(**window)["coverage"] == cov
+        assert api.symbols_answer(**window)["coverage"] == cov
+        both = api.compare(a_start_ms=T0 + DAY, a_end_ms=T0 + 2 * DAY, b_start_ms=T0)
+        assert both["a"]["coverage"] == cov and both["b"]["coverage"]["complete"] is False
 
 
 class TestSubtract:

@@ -24,10 +24,10 @@ CALLS: list[tuple[str, str, dict[str, Any]]] = [
     ("/stats/compare", "compare", {"a_prefix": "alpha-", "b_prefix": "beta-"}),
     ("/stats/compare", "compare", {"a_start_ms": T0, "a_end_ms": T0 + DAY,
                                    "b_start_ms": T0 + DAY, "b_end_ms": T0 + 2 * DAY}),
+    ("/stats/symbols", "symbols_answer", {"start_ms": T0 + DAY}),
 ]  # fmt: skip
 
 WRAPPED: list[tuple[str, str, dict[str, Any]]] = [
-    ("/stats/symbols", "symbols", {}),
     ("/positions", "positions", {}),
     ("/balances", "balances", {}),
     ("/sync/coverage", "coverage", {"endpoint": "userTrades"}),

@@ -27,7 +27,7 @@ import structlog
 
 from v7d.query import lookups
 from v7d.query.compare import deltas
-from v7d.query.coverage import ledger
+from v7d.query.coverage import coverage_block, ledger
 from v7d.query.cuts import Cut, make_cut
 from v7d.query.errors import QueryError
 from v7d.query.items import BALANCE, POSITION, ItemShape
@@ -354,8 +354,20 @@ class HistoryQueryAPI:
         return self._floats(self._run(lambda c: summary(c, self._cut(c, cut))))
 
     def symbols(self, **cut: Any) -> list[dict[str, Any]]:
-        """One row per symbol with the summary's headline figures (same arguments)."""
-        return self._floats(self._run(lambda c: symbol_rows(c, self._cut(c, cut))))
+        """One row per symbol with the summary's headline figures (same arguments); the
+        ``items`` of :meth:`symbols_answer`."""
+        return list(self.symbols_answer(**cut)["items"])
+
+    def symbols_answer(self, **cut: Any) -> dict[str, Any]:
+        """The ``/stats/symbols`` answer: ``items``, ``next_cursor`` (null) and ``coverage``."""
+
+        def run(c: sqlite3.Connection) -> dict[str, Any]:
+            k = self._cut(c, cut)
+            cov = coverage_block(c, account=k.account, symbol=k.symbol, start_ms=k.start_ms,
+                                 end_ms=k.end_ms)  # fmt: skip
+            return {"items": symbol_rows(c, k), "next_cursor": None, "coverage": cov}
+
+        return self._floats(self._run(run))
 
     def series(self, bucket: Any = "1d", **cut: Any) -> dict[str, Any]:
         """Per-bucket (``1h`` or ``1d``, UTC) and cumulative net PnL, fees and funding."""

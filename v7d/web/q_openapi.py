@@ -159,7 +159,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("/stats/summary", "stats_summary", "PnL, fees, funding, fee drag, closing-order "
              "results, drawdown, execution quality, coverage (docs/stats.md)", CUT, _SUMMARY),
     Endpoint("/stats/symbols", "stats_symbols", "One row per symbol with the headline "
-             "figures", CUT, _stats("items", "next_cursor")),
+             "figures", CUT, _stats("items", "next_cursor", "coverage")),
     Endpoint("/stats/series", "stats_series", "Per-bucket and cumulative net PnL, fees, "
              "funding", (_enum("bucket", tuple(BUCKETS), "bucket length (UTC)"), *CUT),
              _stats("bucket", "cut", "funding_included", "items", "coverage")),

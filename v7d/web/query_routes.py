@@ -42,12 +42,12 @@ _LISTS = {
     "stats_summary": "summary",
     "stats_series": "series",
     "stats_compare": "compare",
+    "stats_symbols": "symbols_answer",
 }
 # Routes whose API method returns a plain list: wrapped as {"items", "next_cursor": null}.
 _WRAPPED = {
     "positions": "positions",
     "balances": "balances",
-    "stats_symbols": "symbols",
     "sync_coverage": "coverage",
 }
 
