@@ -226,11 +226,15 @@ class IncrementalPass:
         ):
             if (symbol, side) in seen or _is_zero(amt):
                 continue
-            raw = json.dumps({"symbol": symbol, "positionSide": side, "absentFrom": "positionRisk"})
+            # Not an exchange payload: says why v7d wrote a flat position.
+            raw = json.dumps(
+                {"symbol": symbol, "positionSide": side, "absentFrom": "positionRisk"},
+                separators=(",", ":"),
+            )
             out.append(
                 Position(
                     ctx.account, symbol, side, "0", "0", "0", "0", "0", "0", "0", "", now, "rest",
-                    raw.replace(" ", ""),
+                    raw,
                 )
             )  # fmt: skip
         return out
