@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from decimal import Decimal
 from pathlib import Path
 
 from sync_rig import diff_against_truth, rig, store_view, sync_config
@@ -37,6 +38,21 @@ class TestIncremental:
                 now = _now()
                 problems = diff_against_truth(store_view(r.db, 0, now), sim.truth(None, now))
                 assert problems == [], problems[:20]
+                # Position and balance snapshots equal what the exchange reports now.
+                live = {
+                    (d["symbol"], d["positionSide"]): d["positionAmt"]
+                    for d in await r.rest.position_risk()
+                    if Decimal(d["positionAmt"]) != 0
+                }
+                held = {
+                    (sym, side): amt
+                    for sym, side, amt in r.engine.ctx.query(
+                        "SELECT symbol, position_side, position_amt FROM positions"
+                    )
+                    if Decimal(amt) != 0
+                }
+                assert held == live
+                assert r.engine.ctx.query("SELECT count(*) FROM balances")[0][0] > 0
 
     async def test_symbol_first_seen_in_income(self, short_tmp: Path) -> None:
         """A symbol never traded before is discovered from its income rows."""
