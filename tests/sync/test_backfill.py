@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ class TestBackfill:
 
     async def test_backfill_equals_truth(self, short_tmp: Path) -> None:
         """After a 4-day backfill of a 3-day history the store equals the truth."""
-        with running_sim(seed=3, days=3, symbols_listed=40, symbols_active=4,
+        with running_sim(seed=3, days=3, symbols_listed=40, symbols_active=7,
                          trades_per_day=300, sweep_fills=1200) as sim:  # fmt: skip
             async with rig(sim, short_tmp / "h.db") as r:
                 job_id = await r.engine.start_backfill(days=4)
@@ -27,8 +28,17 @@ class TestBackfill:
                 assert job is not None and job.state == "done", job
                 now = int(time.time() * 1000)
                 truth = sim.truth(None, now)
-                problems = diff_against_truth(store_view(r.db, 0, now), truth)
+                view = store_view(r.db, 0, now)
+                problems = diff_against_truth(view, truth)
                 assert problems == [], problems[:20]
+                # The hard cases are really in this history (and so in the store).
+                per_ms = Counter((t["symbol"], t["time"]) for t in view["trades"])
+                assert max(per_ms.values()) > 1000
+                assert max(Counter(i["time"] for i in view["income"]).values()) > 1000
+                symbols = {t["symbol"] for t in view["trades"]}
+                assert any(s.endswith("USDC") for s in symbols)
+                delisted = set(sim.info()["delisted_symbols"])
+                assert delisted & {i["symbol"] for i in view["income"]}
                 progress = json.loads(job.progress)
                 assert progress["windows_done"] == progress["windows_total"] > 0
                 assert progress["weight"] > 0 and progress["phase"] == "done"
