@@ -55,10 +55,16 @@ P = Priority.INCREMENTAL
 
 
 class Credentials(Protocol):
-    """What BinanceRest needs of a credentials object (:class:`v7d.credentials.Credentials`)."""
+    """What BinanceRest needs of a credentials object (:class:`v7d.credentials.Credentials`).
 
-    api_key: str
-    secret: str
+    Read-only properties, so that frozen dataclasses satisfy it.
+    """
+
+    @property
+    def api_key(self) -> str: ...
+
+    @property
+    def secret(self) -> str: ...
 
 
 class BinanceRest:

@@ -412,4 +412,4 @@ def migrate(conn: sqlite3.Connection, *, target: int | None = None) -> int:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
-    return max(current, target)
+    return int(max(current, target))

@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Mapping
 
-import sdnotify  # type: ignore[import-untyped]
+import sdnotify  # type: ignore[import-untyped,unused-ignore]
 
 __all__ = ["Notifier", "watchdog_interval"]
 

@@ -254,7 +254,7 @@ class SyncRunner:
             rest_url=cfg.exchange.resolved_rest_url,
             # The client's Credentials protocol declares plain (settable) attributes; the
             # frozen dataclass satisfies it at run time.
-            credentials=credentials,  # type: ignore[arg-type]
+            credentials=credentials,
             budget=self.budget,
             account=run.name,
         )
