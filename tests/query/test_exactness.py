@@ -9,6 +9,8 @@ from pathlib import Path
 
 from tests.query.truth import HOUR, T0, Truth, records
 from v7d.query.api import HistoryQueryAPI
+from v7d.query.cuts import make_cut
+from v7d.query.sums import split_hours
 from v7d.store.records import Trade, WriteBatch
 from v7d.store.writer import Writer
 
@@ -54,3 +56,21 @@ async def test_overflow_and_fine_decimals(tmp_path: Path) -> None:
         assert Decimal(series[-1]["cum_net_pnl"]) == want_pnl - Decimal("1.5")
         dd = api.summary()["drawdown"]["USDT"]
         assert Decimal(dd["max_drawdown"]) == Decimal("0.999999999999")
+
+
+class TestSplitHours:
+    """An unaligned window is its whole hours (from the rollup) plus partial-hour edges."""
+
+    def test_split(self) -> None:
+        """Edges before and after; open ends; a window inside one hour has no whole hours."""
+        cut = make_cut(start_ms=HOUR + 5, end_ms=5 * HOUR + 7)
+        inner, edges = split_hours(cut)
+        assert inner is not None and (inner.start_ms, inner.end_ms) == (2 * HOUR, 5 * HOUR)
+        assert [(e.start_ms, e.end_ms) for e in edges] == [(HOUR + 5, 2 * HOUR),
+                                                           (5 * HOUR, 5 * HOUR + 7)]  # fmt: skip
+        inner, edges = split_hours(make_cut(start_ms=HOUR + 5))
+        assert inner is not None and (inner.start_ms, inner.end_ms) == (2 * HOUR, None)
+        assert [(e.start_ms, e.end_ms) for e in edges] == [(HOUR + 5, 2 * HOUR)]
+        assert split_hours(make_cut(start_ms=HOUR + 5, end_ms=HOUR + 9))[0] is None
+        aligned = make_cut(start_ms=HOUR, end_ms=3 * HOUR)
+        assert split_hours(aligned) == (aligned, [])

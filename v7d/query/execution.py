@@ -80,17 +80,13 @@ def _tally(conn: sqlite3.Connection, where: str, params: list[Any]) -> _OrderTal
 def _fill_times(
     conn: sqlite3.Connection, where: str, params: list[Any]
 ) -> tuple[list[int], list[int]]:
-    # Correlated lookups on the events' unique index, only for orders that traded: no
-    # sort of the whole event table.
-    sub = (
-        "(SELECT MIN(e.transaction_time) FROM order_events e WHERE e.account = o.account "
-        "AND e.symbol = o.symbol AND e.order_id = o.order_id AND {cond})"
-    )
-    first_fill = sub.format(cond="e.execution_type = 'TRADE'")
-    full_fill = sub.format(cond="e.status = 'FILLED'")
+    # Only orders that traded; their events through the events' unique index.
     sql = (
-        f"SELECT {first_fill} - o.time, {full_fill} - o.time FROM orders o "
-        f"WHERE {where} AND CAST(o.executed_qty AS REAL) > 0"
+        "SELECT MIN(CASE WHEN e.execution_type = 'TRADE' THEN e.transaction_time END) - o.time, "
+        "MIN(CASE WHEN e.status = 'FILLED' THEN e.transaction_time END) - o.time "
+        "FROM orders o JOIN order_events e ON e.account = o.account AND "
+        "e.symbol = o.symbol AND e.order_id = o.order_id "
+        f"WHERE {where} AND CAST(o.executed_qty AS REAL) > 0 GROUP BY o.rowid"
     )
     first: list[int] = []
     full: list[int] = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -24,6 +24,7 @@ __all__ = [
     "exact_mode",
     "income_sums",
     "run_exact",
+    "split_hours",
     "summary_mode",
     "trade_groups",
     "trade_groups_mode",
@@ -161,30 +162,60 @@ def trade_groups(
     return trade_groups_mode(conn, cut, by, bucket_ms, mode)[0]
 
 
-def trade_groups_mode(
-    conn: sqlite3.Connection,
-    cut: Cut,
-    by: tuple[str, ...] = ("side",),
-    bucket_ms: int | None = None,
-    mode: Mode | None = None,
-) -> tuple[list[TradeGroup], Mode]:
-    """:func:`trade_groups`, and the mode the cut's trade rows need (``e8`` when none of
-    them lacks an integer twin), for the row-based statistics that follow."""
-    hourly_buckets = bucket_ms is None or bucket_ms % HOUR_MS == 0
-    if mode != "dec" and cut.hour_aligned and not cut.order_level and hourly_buckets:
-        where, params = cut.hourly_where("t", sides=True)
-        keys, groups = _keys(by, "hour_ms", bucket_ms)
-        sql = _TRADE_FROM_HOURS.format(keys=keys, groups=groups, where=where)
-        try:
-            rows = conn.execute(sql, params).fetchall()
-        except sqlite3.OperationalError as exc:
-            if "overflow" not in str(exc):
-                raise
-            rows = None  # the integer rollups overflowed: add the rows' decimals instead
-        # The rollup's own inexact count tells whether its integers hold every row.
-        if rows is not None and not any(r[len(by) + 10] for r in rows):
-            return [_group(r, len(by)) for r in rows], "e8"
-        mode = "dec"
+def split_hours(cut: Cut) -> tuple[Cut | None, list[Cut]]:
+    """The cut's whole hours (None if it has none) and the partial hours at its ends."""
+    s, e = cut.start_ms, cut.end_ms
+    lo = s if s is None or s % HOUR_MS == 0 else (s // HOUR_MS + 1) * HOUR_MS
+    hi = e if e is None or e % HOUR_MS == 0 else e // HOUR_MS * HOUR_MS
+    if lo is not None and hi is not None and lo >= hi:
+        return None, [cut]
+    edges = []
+    if s is not None and lo is not None and s != lo:
+        edges.append(replace(cut, start_ms=s, end_ms=lo))
+    if e is not None and hi is not None and e != hi:
+        edges.append(replace(cut, start_ms=hi, end_ms=e))
+    return replace(cut, start_ms=lo, end_ms=hi), edges
+
+
+def _merge(parts: list[list[TradeGroup]]) -> list[TradeGroup]:
+    acc: dict[tuple[Any, ...], TradeGroup] = {}
+    for part in parts:
+        for g in part:
+            k = (g.key, g.margin_asset, g.commission_asset)
+            o = acc.get(k)
+            acc[k] = g if o is None else TradeGroup(
+                g.key, g.margin_asset, g.commission_asset, o.n + g.n, o.maker_n + g.maker_n,
+                o.qty + g.qty, o.maker_qty + g.maker_qty, o.quote_qty + g.quote_qty,
+                o.realized_pnl + g.realized_pnl, o.commission + g.commission,
+                o.maker_commission + g.maker_commission,
+            )  # fmt: skip
+    return [acc[k] for k in sorted(acc)]
+
+
+def _from_hours(
+    conn: sqlite3.Connection, cut: Cut, by: tuple[str, ...], bucket_ms: int | None
+) -> list[TradeGroup] | None:
+    """Sums from ``trade_hourly`` (an hour-aligned cut), or None when the rollup cannot
+    answer exactly (an hour holds an inexact row, or the integers overflow)."""
+    where, params = cut.hourly_where("t", sides=True)
+    keys, groups = _keys(by, "hour_ms", bucket_ms)
+    sql = _TRADE_FROM_HOURS.format(keys=keys, groups=groups, where=where)
+    try:
+        rows = conn.execute(sql, params).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "overflow" not in str(exc):
+            raise
+        return None
+    # The rollup's own inexact count tells whether its integers hold every row.
+    if any(r[len(by) + 10] for r in rows):
+        return None
+    return [_group(r, len(by)) for r in rows]
+
+
+def _from_rows(
+    conn: sqlite3.Connection, cut: Cut, by: tuple[str, ...], bucket_ms: int | None,
+    mode: Mode | None,
+) -> tuple[list[TradeGroup], Mode]:  # fmt: skip
     mode = mode or exact_mode(conn, "trade_hourly", cut)
     where, params = cut.trade_where("t")
     keys, groups = _keys(by, "time", bucket_ms)
@@ -204,6 +235,35 @@ def trade_groups_mode(
         return [_group(r, len(by)) for r in conn.execute(sql, params).fetchall()]
 
     return run_exact(mode, run), mode
+
+
+def trade_groups_mode(
+    conn: sqlite3.Connection,
+    cut: Cut,
+    by: tuple[str, ...] = ("side",),
+    bucket_ms: int | None = None,
+    mode: Mode | None = None,
+) -> tuple[list[TradeGroup], Mode]:
+    """:func:`trade_groups`, and the mode the cut's trade rows need (``e8`` when none of
+    them lacks an integer twin), for the row-based statistics that follow.
+
+    Whole hours come from the rollup; only the partial hours at the window's ends are
+    summed from rows, so any window costs about as little as an hour-aligned one.
+    """
+    hourly_buckets = bucket_ms is None or bucket_ms % HOUR_MS == 0
+    if mode != "dec" and not cut.order_level and hourly_buckets:
+        inner, edges = split_hours(cut)
+        rolled = None if inner is None else _from_hours(conn, inner, by, bucket_ms)
+        if rolled is not None:
+            parts, modes = [rolled], []
+            for edge in edges:
+                part, m = _from_rows(conn, edge, by, bucket_ms, None)
+                parts.append(part)
+                modes.append(m)
+            return _merge(parts), "dec" if "dec" in modes else "e8"
+        if inner is not None:
+            mode = "dec"  # the whole hours hold an inexact row or overflow
+    return _from_rows(conn, cut, by, bucket_ms, mode)
 
 
 def _income(row: Any, k: int) -> IncomeSum:
