@@ -17,7 +17,7 @@ from v7d.sim.binance_errors import BinanceError, invalid_symbol, mandatory
 from v7d.sim.book import DayBucket
 from v7d.sim.events import account_update, algo_update, order_trade_update, trade_lite
 from v7d.sim.generator import client_id
-from v7d.sim.numbers import MONEY_SCALE, fmt_money, rescale
+from v7d.sim.numbers import MONEY_SCALE, POW, fmt_money, rescale
 from v7d.sim.orders import Fill, OrderState, fill_rows
 from v7d.sim.prices import mark_price
 from v7d.sim.rows import income_row
@@ -314,10 +314,10 @@ class Activity:
             done["funding_rows"] += self.funding([spec.name])
             return
         if kind in ("algo", "algo_cancel"):
-            opens = [a for a in self.acct.open_algos.values() if a.spec is spec]
-            if kind == "algo_cancel" and opens:
-                self.end_algo(opens[0])
-                done["algo_orders"].append(opens[0].algo_id)
+            algo_opens = [a for a in self.acct.open_algos.values() if a.spec is spec]
+            if kind == "algo_cancel" and algo_opens:
+                self.end_algo(algo_opens[0])
+                done["algo_orders"].append(algo_opens[0].algo_id)
             else:
                 done["algo_orders"].append(
                     self.new_algo(spec, side, rng.randint(1, spec.lot)).algo_id
@@ -514,7 +514,7 @@ class Activity:
 def _units(s: str) -> int:
     neg = s.startswith("-")
     whole, _, frac = s.lstrip("-").partition(".")
-    v = int(whole) * 10**MONEY_SCALE + int((frac + "0" * MONEY_SCALE)[:MONEY_SCALE] or 0)
+    v = int(whole) * POW[MONEY_SCALE] + int((frac + "0" * MONEY_SCALE)[:MONEY_SCALE] or 0)
     return -v if neg else v
 
 
@@ -527,7 +527,7 @@ def _decimal_units(raw: str | None, scale: int, name: str) -> int:
         raise mandatory(name)
     if len(frac) > scale:
         raise BinanceError(-1111, "Precision is over the maximum defined for this asset.")
-    units = int(whole) * 10**scale + (int(frac.ljust(scale, "0")) if frac else 0)
+    units = int(whole) * POW[scale] + (int(frac.ljust(scale, "0")) if frac else 0)
     if units <= 0:
         raise BinanceError(
             -4003,

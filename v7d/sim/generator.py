@@ -280,11 +280,11 @@ class HistoryGenerator:
             k = rng.choice((1, 1, 1, 2, 3, 5))
             parts = [_ri(rng, 1, spec.lot) for _ in range(k)]
             o.qty = sum(parts)
-            ev = [
+            fills: list[tuple[int, str, Any]] = [
                 (t, "fill", Fill(o, q, max(1, mark + sgn * i), t, False))
                 for i, q in enumerate(parts)
             ]
-            return _Plan(o, ev)
+            return _Plan(o, fills)
         if kind in ("limit_fill", "partial_cancel", "open_partial"):
             o = self._order(spec, rng, t, type_="LIMIT")
             sgn = 1 if o.side == "BUY" else -1

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["MONEY_SCALE", "fmt", "fmt_money", "rescale"]
+__all__ = ["MONEY_SCALE", "POW", "fmt", "fmt_money", "rescale"]
 
 MONEY_SCALE = 8  # commissions, PnL, funding, balances: 8 decimals like Binance
 
 
-_POW = tuple(10**i for i in range(40))
+POW: tuple[int, ...] = tuple(10**i for i in range(40))
+_POW = POW
 
 
 def fmt(units: int, scale: int) -> str:
@@ -29,6 +30,6 @@ def fmt_money(units_1e8: int) -> str:
 def rescale(units: int, from_scale: int, to_scale: int) -> int:
     """Convert scaled units between scales, truncating toward zero when shrinking."""
     if to_scale >= from_scale:
-        return units * 10 ** (to_scale - from_scale)
-    q = abs(units) // 10 ** (from_scale - to_scale)
+        return units * _POW[to_scale - from_scale]
+    q = abs(units) // _POW[from_scale - to_scale]
     return q if units >= 0 else -q

@@ -20,8 +20,9 @@ All retention periods are divided by ``time_scale``.
 
 from __future__ import annotations
 
+import bisect
 import heapq
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 from v7d.sim import ids
 from v7d.sim.account import SimAccount
@@ -364,10 +365,8 @@ def _chain(
         yield from it
 
 
-def _bisect_ge(arr: object, value: int) -> int:
-    import bisect
-
-    return bisect.bisect_left(arr, value)  # type: ignore[call-overload]
+def _bisect_ge(arr: Sequence[int], value: int) -> int:
+    return bisect.bisect_left(arr, value)
 
 
 def _visible(t: int, hide3: int, vis: tuple[int, int]) -> bool:

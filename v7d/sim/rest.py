@@ -42,6 +42,11 @@ def _time(sim: Simulator, p: dict[str, str]) -> Any:
     return {"serverTime": sim.clock.server_ms()}
 
 
+def _delete_key(sim: Simulator, p: dict[str, str]) -> Any:
+    sim.keys.delete()
+    return {}
+
+
 ENDPOINTS: dict[tuple[str, str], Endpoint] = {
     ("GET", "/fapi/v1/ping"): Endpoint(1, "none", lambda sim, p: {}),
     ("GET", "/fapi/v1/time"): Endpoint(1, "none", _time),
@@ -79,7 +84,7 @@ ENDPOINTS: dict[tuple[str, str], Endpoint] = {
     ("PUT", "/fapi/v1/listenKey"): Endpoint(
         1, "key", lambda sim, p: {"listenKey": sim.keys.keepalive()}
     ),
-    ("DELETE", "/fapi/v1/listenKey"): Endpoint(1, "key", lambda sim, p: (sim.keys.delete(), {})[1]),
+    ("DELETE", "/fapi/v1/listenKey"): Endpoint(1, "key", _delete_key),
 }
 
 TRADING = frozenset({("POST", "/fapi/v1/order"), ("DELETE", "/fapi/v1/order")})

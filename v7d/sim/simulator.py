@@ -67,6 +67,19 @@ class SimStats:
 class Simulator:
     """One simulated Binance USDⓈ-M account and exchange; ``app`` is its ASGI app."""
 
+    # declared here so the endpoint table in v7d.sim.rest can be type-checked
+    opts: SimOptions
+    clock: SimClock
+    faults: FaultInjector
+    account: SimAccount
+    queries: Queries
+    snapshots: Snapshots
+    keys: ListenKeys
+    hub: StreamHub
+    activity: Activity
+    limiter: WeightLimiter
+    stats: SimStats
+
     def __init__(self, options: SimOptions | None = None) -> None:
         opts = (options or SimOptions()).with_defaults()
         self.opts = opts
