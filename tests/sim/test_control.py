@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from v7d.sim.client import SignedClient
-from v7d.sim.testing import SimHandle
+from v7d.sim.testing import SimHandle, running_sim
 
 
 class TestActivity:
@@ -104,3 +108,24 @@ class TestControlEndpoints:
         syms = client.get("/fapi/v1/exchangeInfo", signed=False).json()["symbols"]
         usdc = [s for s in syms if s["marginAsset"] == "USDC" and s["contractType"] == "PERPETUAL"]
         assert len(usdc) >= 5
+
+
+class TestRestart:
+    """restart() takes the exchange down and brings it back with the same state."""
+
+    def test_restart_keeps_state(self) -> None:
+        """After a restart the same URL serves the same history; the stream was dropped."""
+        with running_sim(days=2, symbols_active=2) as s:
+            before = s.truth_bytes(end_ms=s.info()["anchor_ms"])
+            with SignedClient(s.rest_url, s.api_key, s.secret) as c:
+                key = c.request("POST", "/fapi/v1/listenKey", signed=False).json()["listenKey"]
+            with connect(f"{s.ws_url}/private/ws/{key}") as ws:
+                t0 = time.monotonic()
+                s.restart(down_s=0.3)
+                assert time.monotonic() - t0 >= 0.3
+                with pytest.raises(ConnectionClosed):
+                    ws.recv(timeout=2)
+            assert s.truth_bytes(end_ms=s.info()["anchor_ms"]) == before
+            with connect(f"{s.ws_url}/private/ws/{key}") as ws2:
+                s.add_activity(kind="fill", symbol="BTCUSDT")
+                assert "ORDER_TRADE_UPDATE" in ws2.recv(timeout=3)

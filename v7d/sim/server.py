@@ -38,13 +38,23 @@ class SimServer:
     ) -> None:
         self.sim = Simulator(options)
         self.host = host
+        self.port = port
+        self._sock = self._bind()
+        self.port = self._sock.getsockname()[1]
+        self._use_uvloop = use_uvloop
+        self._server = self._make_server()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def _bind(self) -> socket.socket:
         # proto must be IPPROTO_TCP: asyncio only sets TCP_NODELAY on such sockets, and
         # without it every answer waits for the client's delayed ACK (~40 ms)
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((host, port))
-        self.port: int = self._sock.getsockname()[1]
-        self._use_uvloop = use_uvloop
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        return sock
+
+    def _make_server(self) -> _Server:
         scale = self.sim.opts.time_scale
         config = uvicorn.Config(
             self.sim.app,
@@ -60,9 +70,7 @@ class SimServer:
             server_header=False,
             date_header=True,
         )
-        self._server = _Server(config)
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
+        return _Server(config)
 
     @property
     def rest_url(self) -> str:
@@ -103,6 +111,16 @@ class SimServer:
         if self._thread is not None:
             self._thread.join(timeout)
         self._sock.close()
+
+    def restart(self, down_s: float = 0.0) -> None:
+        """Stop serving (every connection drops), stay down ``down_s`` seconds, serve again
+        on the same port with the same account, keys and counters."""
+        self.stop()
+        time.sleep(down_s)
+        self._sock = self._bind()
+        self._server = self._make_server()
+        self._error = None
+        self.start()
 
     def wait(self) -> None:
         """Block until the server stops (standalone use)."""

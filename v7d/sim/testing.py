@@ -110,6 +110,11 @@ class SimHandle:
             raise ValueError(r.json()["error"]["message"])
         return r.json()  # type: ignore[no-any-return]
 
+    def restart(self, down_s: float = 0.0) -> None:
+        """Take the whole exchange down (REST and stream) for ``down_s`` s, then back up on
+        the same URLs with the same history, keys and counters."""
+        self.server.restart(down_s)
+
     def drop_connections(self) -> int:
         """Close every stream connection now; returns how many were open."""
         with self._client() as c:
