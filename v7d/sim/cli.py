@@ -115,3 +115,7 @@ def main(
         if server._thread is None or not server._thread.is_alive():
             break
     server.stop()
+
+
+if __name__ == "__main__":  # python -m v7d.sim.cli
+    main()
