@@ -13,7 +13,7 @@ from v7d.sim.testing import running_sim
 from v7d.sim.weights import WeightLimiter
 
 
-def _wait_fresh_minute(margin_s: float = 3.0) -> None:
+def _wait_fresh_minute(margin_s: float = 10.0) -> None:
     """Sleep past the next minute boundary if this minute has less than ``margin_s`` left."""
     left = 60 - (time.time() % 60)
     if left < margin_s:
