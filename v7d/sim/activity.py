@@ -13,7 +13,6 @@ from typing import Any
 from v7d.sim import ids
 from v7d.sim.account import SimAccount
 from v7d.sim.algos import AlgoState
-from v7d.sim.binance_errors import BinanceError, invalid_symbol, mandatory
 from v7d.sim.book import DayBucket
 from v7d.sim.events import account_update, algo_update, order_trade_update, trade_lite
 from v7d.sim.generator import client_id
@@ -306,79 +305,77 @@ class Activity:
         return done
 
     def _one(self, kind: str, spec: SymbolSpec, fills: int, done: dict[str, Any]) -> None:
-        rng = self.rng
-        side = rng.choice(("BUY", "SELL"))
-        mark = mark_price(spec, self.clock.now_ms())
-        sgn = 1 if side == "BUY" else -1
+        side = self.rng.choice(("BUY", "SELL"))
         if kind == "funding":
             done["funding_rows"] += self.funding([spec.name])
+        elif kind in ("algo", "algo_cancel"):
+            self._algo(kind, spec, side, done)
+        elif kind == "liquidation":
+            self._liquidation(spec, done)
+        elif kind == "fill_open" and self._fill_open(spec, done):
             return
-        if kind in ("algo", "algo_cancel"):
-            algo_opens = [a for a in self.acct.open_algos.values() if a.spec is spec]
-            if kind == "algo_cancel" and algo_opens:
-                self.end_algo(algo_opens[0])
-                done["algo_orders"].append(algo_opens[0].algo_id)
-            else:
-                done["algo_orders"].append(
-                    self.new_algo(spec, side, rng.randint(1, spec.lot)).algo_id
-                )
-            return
-        if kind == "fill_open":
-            opens = [
-                o for o in self.acct.open_orders.values() if o.spec is spec and o.type == "LIMIT"
-            ]
-            if opens:
-                o = min(opens, key=lambda o: o.time)
-                done["orders"].append(o.order_id)
-                done["trades"].append(self.fill(o, o.qty - o.executed, o.price, maker=True)["id"])
-                return
-            kind = "fill"
-        qty_parts = [rng.randint(1, spec.lot) for _ in range(fills)]
-        qty = sum(qty_parts)
-        if kind == "liquidation":
-            pos = self.acct.positions(spec.name)
-            ps, (amt, _e) = max(
-                pos.book.items() or [("BOTH", [0, 0])], key=lambda kv: abs(kv[1][0])
-            )
-            amt = amt or spec.lot
-            o = self.new_order(
-                spec,
-                side="SELL" if amt > 0 else "BUY",
-                type_="LIMIT",
-                qty=abs(amt),
-                price=mark,
-                tif="IOC",
-                cid=f"autoclose-{self.clock.now_ms()}{rng.randint(100, 999)}",
-                position_side=ps,
-                reduce_only=True,
-            )
-            done["orders"].append(o.order_id)
-            done["trades"].append(self.fill(o, abs(amt), mark, maker=False)["id"])
-            return
+        else:
+            self._order_kind("fill" if kind == "fill_open" else kind, spec, side, fills, done)
+
+    def _algo(self, kind: str, spec: SymbolSpec, side: str, done: dict[str, Any]) -> None:
+        opens = [a for a in self.acct.open_algos.values() if a.spec is spec]
+        if kind == "algo_cancel" and opens:
+            self.end_algo(opens[0])
+            done["algo_orders"].append(opens[0].algo_id)
+        else:
+            qty = self.rng.randint(1, spec.lot)
+            done["algo_orders"].append(self.new_algo(spec, side, qty).algo_id)
+
+    def _fill_open(self, spec: SymbolSpec, done: dict[str, Any]) -> bool:
+        """Fill the oldest resting LIMIT order of ``spec``; False when there is none."""
+        opens = [o for o in self.acct.open_orders.values() if o.spec is spec and o.type == "LIMIT"]
+        if not opens:
+            return False
+        o = min(opens, key=lambda o: o.time)
+        done["orders"].append(o.order_id)
+        done["trades"].append(self.fill(o, o.qty - o.executed, o.price, maker=True)["id"])
+        return True
+
+    def _liquidation(self, spec: SymbolSpec, done: dict[str, Any]) -> None:
+        mark = mark_price(spec, self.clock.now_ms())
+        pos = self.acct.positions(spec.name)
+        ps, (amt, _e) = max(pos.book.items() or [("BOTH", [0, 0])], key=lambda kv: abs(kv[1][0]))
+        amt = amt or spec.lot
+        cid = f"autoclose-{self.clock.now_ms()}{self.rng.randint(100, 999)}"
+        o = self.new_order(
+            spec, side="SELL" if amt > 0 else "BUY", type_="LIMIT", qty=abs(amt), price=mark,
+            tif="IOC", cid=cid, position_side=ps, reduce_only=True,
+        )  # fmt: skip
+        done["orders"].append(o.order_id)
+        done["trades"].append(self.fill(o, abs(amt), mark, maker=False)["id"])
+
+    def _order_kind(
+        self, kind: str, spec: SymbolSpec, side: str, fills: int, done: dict[str, Any]
+    ) -> None:
+        """fill, limit, partial_cancel, cancel or expire: one order and what it does now."""
+        mark = mark_price(spec, self.clock.now_ms())
+        sgn = 1 if side == "BUY" else -1
+        parts = [self.rng.randint(1, spec.lot) for _ in range(fills)]
+        qty = sum(parts)
+        far = max(1, mark - sgn * 50)
         if kind == "fill":
             o = self.new_order(spec, side=side, type_="MARKET", qty=qty)
-            for i, q in enumerate(qty_parts):
-                done["trades"].append(
-                    self.fill(o, q, max(1, mark + sgn * (i // 10)), maker=False)["id"]
-                )
+            for i, q in enumerate(parts):
+                price = max(1, mark + sgn * (i // 10))
+                done["trades"].append(self.fill(o, q, price, maker=False)["id"])
         elif kind == "limit":
-            o = self.new_order(
-                spec, side=side, type_="LIMIT", qty=qty, price=max(1, mark - sgn * (mark // 10))
-            )
+            price = max(1, mark - sgn * (mark // 10))
+            o = self.new_order(spec, side=side, type_="LIMIT", qty=qty, price=price)
         elif kind == "partial_cancel":
             o = self.new_order(spec, side=side, type_="LIMIT", qty=qty + 1, price=mark)
-            for q in qty_parts:
+            for q in parts:
                 done["trades"].append(self.fill(o, q, mark, maker=True)["id"])
             self.end(o)
         elif kind == "cancel":
-            o = self.new_order(
-                spec, side=side, type_="LIMIT", qty=qty, price=max(1, mark - sgn * 50)
-            )
+            o = self.new_order(spec, side=side, type_="LIMIT", qty=qty, price=far)
             self.end(o)
         else:  # expire: an IOC that cannot fill
-            o = self.new_order(
-                spec, side=side, type_="LIMIT", qty=qty, price=max(1, mark - sgn * 50), tif="IOC"
-            )
+            o = self.new_order(spec, side=side, type_="LIMIT", qty=qty, price=far, tif="IOC")
             self.end(o, "EXPIRED", er="2")
         done["orders"].append(o.order_id)
 
@@ -412,158 +409,9 @@ class Activity:
                 return
         self.add(kind, spec.name, fills=self.rng.choice((1, 1, 2, 3)))
 
-    # --- REST trading ----------------------------------------------------------------------
-    def place(self, p: dict[str, str]) -> dict[str, Any]:
-        """POST /fapi/v1/order (MARKET and LIMIT; conditional types live in the algo API)."""
-        spec = self._spec(p)
-        if not spec.listed or spec.status != "TRADING":
-            raise BinanceError(-4140, "Invalid symbol status for opening position.")
-        side = p.get("side", "")
-        if side not in ("BUY", "SELL"):
-            raise mandatory("side")
-        type_ = p.get("type", "")
-        if not type_:
-            raise mandatory("type")
-        if type_ in (
-            "STOP",
-            "STOP_MARKET",
-            "TAKE_PROFIT",
-            "TAKE_PROFIT_MARKET",
-            "TRAILING_STOP_MARKET",
-        ):
-            raise BinanceError(
-                -4120,
-                "Order type not supported for this endpoint. "
-                "Please use the Algo Order API endpoints instead.",
-            )
-        if type_ not in ("MARKET", "LIMIT"):
-            raise BinanceError(-1116, "Invalid orderType.")
-        qty = _decimal_units(p.get("quantity"), spec.qty_scale, "quantity")
-        ps = p.get("positionSide", "BOTH")
-        hedge = self.acct.opts.hedge_mode
-        if (hedge and ps not in ("LONG", "SHORT")) or (not hedge and ps != "BOTH"):
-            raise BinanceError(-4061, "Order's position side does not match user's setting.")
-        cid = p.get("newClientOrderId") or None
-        reduce_only = p.get("reduceOnly", "false").lower() == "true"
-        mark = mark_price(spec, self.clock.now_ms())
-        if type_ == "MARKET":
-            o = self.new_order(
-                spec,
-                side=side,
-                type_="MARKET",
-                qty=qty,
-                cid=cid,
-                position_side=ps,
-                reduce_only=reduce_only,
-            )
-            self.fill(o, qty, mark, maker=False)
-            return _response(o)
-        tif = p.get("timeInForce", "")
-        if tif not in ("GTC", "IOC", "FOK", "GTX"):
-            raise mandatory("timeInForce")
-        price = _decimal_units(p.get("price"), spec.price_scale, "price")
-        o = self.new_order(
-            spec,
-            side=side,
-            type_="LIMIT",
-            qty=qty,
-            price=price,
-            tif=tif,
-            cid=cid,
-            position_side=ps,
-            reduce_only=reduce_only,
-        )
-        marketable = (side == "BUY" and price >= mark) or (side == "SELL" and price <= mark)
-        if marketable and tif == "GTX":
-            self.end(o, "EXPIRED", er="6")
-        elif marketable:
-            self.fill(o, qty, mark, maker=False)
-        elif tif in ("IOC", "FOK"):
-            self.end(o, "EXPIRED", er="2")
-        return _response(o)
-
-    def cancel(self, p: dict[str, str]) -> dict[str, Any]:
-        """DELETE /fapi/v1/order."""
-        spec = self._spec(p)
-        oid = p.get("orderId")
-        cid = p.get("origClientOrderId")
-        if not oid and not cid:
-            raise BinanceError(
-                -1102,
-                "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
-            )
-        self.acct.load_open()
-        for (name, order_id), o in list(self.acct.open_orders.items()):
-            if name == spec.name and (
-                (oid and oid.isdigit() and int(oid) == order_id) or (cid and o.client_id == cid)
-            ):
-                self.end(o)
-                return _response(o)
-        raise BinanceError(-2011, "Unknown order sent.")
-
-    def _spec(self, p: dict[str, str]) -> SymbolSpec:
-        name = p.get("symbol")
-        if not name:
-            raise mandatory("symbol")
-        spec = self.acct.specs.get(name)
-        if spec is None:
-            raise invalid_symbol()
-        return spec
-
 
 def _units(s: str) -> int:
     neg = s.startswith("-")
     whole, _, frac = s.lstrip("-").partition(".")
     v = int(whole) * POW[MONEY_SCALE] + int((frac + "0" * MONEY_SCALE)[:MONEY_SCALE] or 0)
     return -v if neg else v
-
-
-def _decimal_units(raw: str | None, scale: int, name: str) -> int:
-    if not raw:
-        raise mandatory(name)
-    whole, _, frac = raw.partition(".")
-    frac = frac.rstrip("0")
-    if not whole.isdigit() or (frac and not frac.isdigit()):
-        raise mandatory(name)
-    if len(frac) > scale:
-        raise BinanceError(-1111, "Precision is over the maximum defined for this asset.")
-    units = int(whole) * POW[scale] + (int(frac.ljust(scale, "0")) if frac else 0)
-    if units <= 0:
-        raise BinanceError(
-            -4003,
-            "Quantity less than or equal to zero."
-            if name == "quantity"
-            else "Price less than or equal to zero.",
-        )
-    return units
-
-
-def _response(o: OrderState) -> dict[str, Any]:
-    row = o.row()
-    f = o.fields()
-    return {
-        "clientOrderId": row["clientOrderId"],
-        "cumQty": f["executedQty"],
-        "cumQuote": row["cumQuote"],
-        "executedQty": row["executedQty"],
-        "orderId": row["orderId"],
-        "avgPrice": row["avgPrice"],
-        "origQty": row["origQty"],
-        "price": row["price"],
-        "reduceOnly": row["reduceOnly"],
-        "side": row["side"],
-        "positionSide": row["positionSide"],
-        "status": row["status"],
-        "stopPrice": row["stopPrice"],
-        "closePosition": False,
-        "symbol": row["symbol"],
-        "timeInForce": row["timeInForce"],
-        "type": row["type"],
-        "origType": row["origType"],
-        "updateTime": row["updateTime"],
-        "workingType": "CONTRACT_PRICE",
-        "priceProtect": False,
-        "priceMatch": "NONE",
-        "selfTradePreventionMode": "NONE",
-        "goodTillDate": 0,
-    }

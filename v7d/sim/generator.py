@@ -16,7 +16,6 @@ from __future__ import annotations
 import bisect
 import itertools
 import random
-from dataclasses import dataclass
 from typing import Any
 
 from v7d.sim import ids
@@ -28,6 +27,7 @@ from v7d.sim.options import SimOptions
 from v7d.sim.orders import Fill, OrderState, Positions, fill_rows
 from v7d.sim.prices import mark_price
 from v7d.sim.rows import income_row
+from v7d.sim.scenarios import SCENARIOS, Ctx, Plan, ri
 from v7d.sim.symbols import SymbolSpec
 
 __all__ = ["HistoryGenerator", "client_id"]
@@ -49,23 +49,10 @@ _CUM = tuple(itertools.accumulate(w for _, w in _SCENARIOS))
 FUNDING_HOURS = (0, 8, 16)
 
 
-def _ri(rng: random.Random, a: int, b: int) -> int:
-    """``rng.randint(a, b)``, about four times faster (one float draw)."""
-    return a + int(rng.random() * (b - a + 1))
-
-
 def client_id(rng: random.Random, prefix: str = "") -> str:
     """A Binance-looking client order id (22 characters unless the prefix is longer)."""
     n = max(0, 22 - len(prefix))
     return prefix + format(rng.getrandbits(4 * n), f"0{n}x")[:n] if n else prefix
-
-
-@dataclass
-class _Plan:
-    order: OrderState
-    events: list[tuple[int, str, Any]]  # (time, kind, payload) kind: fill | final
-    resolve: bool = False  # liquidation/ADL: side and size set when it fills
-    algo: AlgoState | None = None
 
 
 class HistoryGenerator:
@@ -156,7 +143,7 @@ class HistoryGenerator:
         if spec.holder:
             amts = [spec.lot * 3]
         elif spec.share > 0:
-            amts = [_ri(rng, -3, 3) * spec.lot]
+            amts = [ri(rng, -3, 3) * spec.lot]
         else:
             return pos
         if spec.index == 0 and day == self.sweep_day and self.opts.sweep_fills:
@@ -178,7 +165,7 @@ class HistoryGenerator:
         positions: Positions,
         rng: random.Random,
     ) -> None:
-        rate_e6 = _ri(rng, -60, 150) or 100
+        rate_e6 = ri(rng, -60, 150) or 100
         mark = mark_price(spec, t)
         for ps in sorted(positions.book):
             amt = positions.book[ps][0]
@@ -215,8 +202,8 @@ class HistoryGenerator:
     # --- orders ------------------------------------------------------------------------
     def _plans(
         self, spec: SymbolSpec, day: int, lo: int, hi: int, rng: random.Random
-    ) -> list[_Plan]:
-        plans: list[_Plan] = []
+    ) -> list[Plan]:
+        plans: list[Plan] = []
         if spec.share <= 0:
             return plans
         expected = self.opts.trades_per_day * spec.share * (hi - lo) / DAY_MS
@@ -226,8 +213,8 @@ class HistoryGenerator:
             kind = _NAMES[bisect.bisect_right(_CUM, rng.random() * _CUM[-1])]
             plans.append(self._plan(spec, kind, t, hi, rng))
         if hi == self.anchor:
-            for _ in range(_ri(rng, 1, 3)):
-                t = max(lo, hi - _ri(rng, 1, 6 * HOUR_MS))
+            for _ in range(ri(rng, 1, 3)):
+                t = max(lo, hi - ri(rng, 1, 6 * HOUR_MS))
                 plans.append(self._plan(spec, "open", t, hi, rng))
         if spec.index == 0 and day == self.sweep_day and self.opts.sweep_fills:
             t = min(max(lo, day * DAY_MS + 10 * HOUR_MS + 123), hi - 1)
@@ -258,108 +245,19 @@ class HistoryGenerator:
             type=type_,
             orig_type=type_,
             tif=tif,
-            qty=qty or _ri(rng, 1, spec.lot * 2),
+            qty=qty or ri(rng, 1, spec.lot * 2),
             price=price,
             time=t,
             reduce_only=rng.random() < 0.1,
         )
 
-    def _plan(self, spec: SymbolSpec, kind: str, t: int, hi: int, rng: random.Random) -> _Plan:
-        mark = mark_price(spec, t)
-        clamp = hi - 1
+    def _plan(self, spec: SymbolSpec, kind: str, t: int, hi: int, rng: random.Random) -> Plan:
+        def make(*, type_: str, tif: str = "GTC", prefix: str = "") -> OrderState:
+            return self._order(spec, rng, t, type_=type_, tif=tif, prefix=prefix)
 
-        def later(t0: int, long: bool = False) -> int:
-            d = rng.choice((_ri(rng, 20, 5_000), _ri(rng, 60_000, HOUR_MS)))
-            if long:
-                d = _ri(rng, HOUR_MS, 5 * HOUR_MS)
-            return min(t0 + d, clamp)
+        return SCENARIOS[kind](Ctx(spec, rng, t, hi, mark_price(spec, t), make))
 
-        if kind == "market":
-            o = self._order(spec, rng, t, type_="MARKET")
-            sgn = 1 if o.side == "BUY" else -1
-            k = rng.choice((1, 1, 1, 2, 3, 5))
-            parts = [_ri(rng, 1, spec.lot) for _ in range(k)]
-            o.qty = sum(parts)
-            fills: list[tuple[int, str, Any]] = [
-                (t, "fill", Fill(o, q, max(1, mark + sgn * i), t, False))
-                for i, q in enumerate(parts)
-            ]
-            return _Plan(o, fills)
-        if kind in ("limit_fill", "partial_cancel", "open_partial"):
-            o = self._order(spec, rng, t, type_="LIMIT")
-            sgn = 1 if o.side == "BUY" else -1
-            o.price = max(1, mark - sgn * _ri(rng, 0, 5))
-            k = _ri(rng, 1, 3)
-            parts = [_ri(rng, 1, spec.lot) for _ in range(k)]
-            o.qty = sum(parts) + (_ri(rng, 1, spec.lot) if kind != "limit_fill" else 0)
-            ev: list[tuple[int, str, Any]] = []
-            tf = t
-            for i, q in enumerate(parts):
-                tf = later(tf, long=(i == k - 1 and rng.random() < 0.3))
-                ev.append((tf, "fill", Fill(o, q, o.price, tf, True)))
-            if kind == "partial_cancel":
-                ev.append((later(tf), "final", "CANCELED"))
-            return _Plan(o, ev)
-        if kind == "cancel":
-            o = self._order(spec, rng, t, type_="LIMIT")
-            sgn = 1 if o.side == "BUY" else -1
-            o.price = max(1, mark - sgn * _ri(rng, 5, 200))
-            return _Plan(o, [(later(t, long=rng.random() < 0.3), "final", "CANCELED")])
-        if kind == "ioc":
-            o = self._order(spec, rng, t, type_="LIMIT", tif="IOC")
-            sgn = 1 if o.side == "BUY" else -1
-            o.price = max(1, mark + sgn * 2)
-            ev = []
-            if rng.random() < 0.5:
-                ev.append((t, "fill", Fill(o, max(1, o.qty // 2), mark, t, False)))
-            ev.append((t, "final", "EXPIRED"))
-            return _Plan(o, ev)
-        if kind == "gtx":
-            o = self._order(spec, rng, t, type_="LIMIT", tif="GTX")
-            o.price = mark
-            return _Plan(o, [(t, "final", "EXPIRED")])
-        if kind == "stop":
-            o = self._order(spec, rng, t, type_="STOP_MARKET")
-            sgn = 1 if o.side == "BUY" else -1
-            o.stop_price = max(1, mark + sgn * _ri(rng, 10, 100))
-            if rng.random() < 0.3:
-                return _Plan(o, [(later(t), "final", "CANCELED")])
-            tf = later(t, long=rng.random() < 0.5)
-            return _Plan(o, [(tf, "fill", Fill(o, o.qty, mark_price(spec, tf), tf, False))])
-        if kind == "trailing":
-            o = self._order(spec, rng, t, type_="TRAILING_STOP_MARKET")
-            sgn = 1 if o.side == "BUY" else -1
-            o.activate_price = max(1, mark - sgn * _ri(rng, 5, 50))
-            o.stop_price = max(1, o.activate_price + sgn * _ri(rng, 1, 20))
-            o.price_rate = rng.choice(("0.3", "1.0", "2.5"))
-            if rng.random() < 0.4:
-                return _Plan(o, [(later(t), "final", "CANCELED")])
-            tf = later(t, long=True)
-            return _Plan(o, [(tf, "fill", Fill(o, o.qty, mark_price(spec, tf), tf, False))])
-        if kind in ("liquidation", "adl"):
-            prefix = f"autoclose-{t}" if kind == "liquidation" else "adl_autoclose"
-            o = self._order(spec, rng, t, type_="LIMIT", tif="IOC", prefix=prefix)
-            o.client_id = prefix if kind == "adl" else f"{prefix}{_ri(rng, 100, 999)}"
-            o.reduce_only = True
-            px = max(1, mark - _ri(rng, 1, 30))
-            return _Plan(o, [(t, "fill", Fill(o, o.qty, px, t, False))], resolve=True)
-        if kind == "open":
-            if rng.random() < 0.3:
-                plan = self._plan(spec, "open_partial", t, hi, rng)
-                if plan.events:
-                    plan.events = plan.events[:1]
-                    _t0, _k, f = plan.events[0]
-                    f.time = min(t + 5, clamp)
-                    plan.events = [(f.time, "fill", f)]
-                    plan.order.qty = max(plan.order.qty, f.qty + 1)
-                return plan
-            o = self._order(spec, rng, t, type_="LIMIT")
-            sgn = 1 if o.side == "BUY" else -1
-            o.price = max(1, mark - sgn * max(1, mark // 10))
-            return _Plan(o, [])
-        raise AssertionError(kind)
-
-    def _sweep(self, spec: SymbolSpec, t: int, rng: random.Random) -> _Plan:
+    def _sweep(self, spec: SymbolSpec, t: int, rng: random.Random) -> Plan:
         n = self.opts.sweep_fills
         o = self._order(spec, rng, t, type_="MARKET", side="SELL", qty=n)
         o.reduce_only = False
@@ -367,7 +265,7 @@ class HistoryGenerator:
             o.position_side = "LONG"
         mark = mark_price(spec, t)
         ev = [(t, "fill", Fill(o, 1, max(1, mark - i // 50), t, False)) for i in range(n)]
-        return _Plan(o, ev)
+        return Plan(o, ev)
 
     # --- algo orders -------------------------------------------------------------------
     def _algos(
@@ -378,12 +276,12 @@ class HistoryGenerator:
         lo: int,
         hi: int,
         rng: random.Random,
-        plans: list[_Plan],
+        plans: list[Plan],
     ) -> None:
         if spec.share <= 0:
             return
         stops = [p.order for p in plans if p.order.orig_type == "STOP_MARKET" and p.order.executed]
-        n = _ri(rng, 0, 2) + (1 if hi == self.anchor else 0)
+        n = ri(rng, 0, 2) + (1 if hi == self.anchor else 0)
         made: list[AlgoState] = []
         for i in range(n):
             t = lo + int(rng.random() * (hi - lo))
@@ -400,8 +298,8 @@ class HistoryGenerator:
                 order_type=kind,
                 side=side,
                 position_side=rng.choice(("LONG", "SHORT")) if self.opts.hedge_mode else "BOTH",
-                qty=_ri(rng, 1, spec.lot),
-                trigger_price=max(1, mark + _ri(rng, -90, 90)),
+                qty=ri(rng, 1, spec.lot),
+                trigger_price=max(1, mark + ri(rng, -90, 90)),
                 price=mark if kind in ("TAKE_PROFIT", "STOP") else 0,
                 create_time=t,
                 reduce_only=rng.random() < 0.5,
@@ -420,7 +318,7 @@ class HistoryGenerator:
                     a.update_time = a.actual.update_time
             a.status = status
             if status in ("CANCELED", "EXPIRED", "REJECTED"):
-                a.update_time = min(t + _ri(rng, 1_000, 3 * HOUR_MS), hi - 1)
+                a.update_time = min(t + ri(rng, 1_000, 3 * HOUR_MS), hi - 1)
             made.append(a)
         made.sort(key=lambda a: a.create_time)
         for a in made:

@@ -76,8 +76,8 @@ ENDPOINTS: dict[tuple[str, str], Endpoint] = {
     ("GET", "/fapi/v2/account"): Endpoint(5, "signed", lambda sim, p: sim.snapshots.account_v2()),
     ("GET", "/fapi/v3/account"): Endpoint(5, "signed", lambda sim, p: sim.snapshots.account_v3()),
     ("GET", "/fapi/v2/balance"): Endpoint(5, "signed", lambda sim, p: sim.snapshots.balance_v2()),
-    ("POST", "/fapi/v1/order"): Endpoint(1, "signed", lambda sim, p: sim.activity.place(p)),
-    ("DELETE", "/fapi/v1/order"): Endpoint(1, "signed", lambda sim, p: sim.activity.cancel(p)),
+    ("POST", "/fapi/v1/order"): Endpoint(1, "signed", lambda sim, p: sim.trading.place(p)),
+    ("DELETE", "/fapi/v1/order"): Endpoint(1, "signed", lambda sim, p: sim.trading.cancel(p)),
     ("POST", "/fapi/v1/listenKey"): Endpoint(
         1, "key", lambda sim, p: {"listenKey": sim.keys.create()}
     ),

@@ -28,6 +28,7 @@ from v7d.sim.queries import Queries
 from v7d.sim.rest import handle_fapi
 from v7d.sim.snapshots import Snapshots
 from v7d.sim.stream import ListenKeys, StreamHub
+from v7d.sim.trading import Trading
 from v7d.sim.weights import WeightLimiter
 
 __all__ = ["SimStats", "Simulator", "random_credentials"]
@@ -77,6 +78,7 @@ class Simulator:
     keys: ListenKeys
     hub: StreamHub
     activity: Activity
+    trading: Trading
     limiter: WeightLimiter
     stats: SimStats
 
@@ -95,6 +97,7 @@ class Simulator:
         self.keys = ListenKeys(self.clock, self.faults)
         self.hub = StreamHub(self.clock, self.keys, self.faults)
         self.activity = Activity(self.account, self.hub)
+        self.trading = Trading(self.activity)
         self.limiter = WeightLimiter(
             self.clock,
             opts.weight_limit,
