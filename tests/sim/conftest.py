@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,14 @@ PAYLOADS = Path(__file__).resolve().parent.parent / "payloads"
 def payload(name: str) -> Any:
     """A recorded payload shape from tests/payloads/."""
     return json.loads((PAYLOADS / f"{name}.json").read_text())
+
+
+def wait_fresh_minute(margin_s: float = 10.0) -> None:
+    """Sleep past the next minute boundary if this minute has less than ``margin_s`` left
+    (weight counts per calendar minute, so rate-limit tests must not straddle one)."""
+    left = 60 - (time.time() % 60)
+    if left < margin_s:
+        time.sleep(left + 0.05)
 
 
 def same_shape(got: Any, want: Any, where: str = "$") -> None:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from tests.sim.conftest import wait_fresh_minute
 from v7d.sim.client import SignedClient
 from v7d.sim.faults import PROFILES, FaultInjector
 from v7d.sim.testing import SimHandle, running_sim
@@ -93,6 +94,7 @@ class TestRestFaults:
     def test_ratelimit_storm(self) -> None:
         """ratelimit storms answer 429 with Retry-After; keeping on gets a 418."""
         with running_sim(days=1, symbols_active=1, ban_grace_ms=0) as s:
+            wait_fresh_minute()  # a storm ends with the minute
             s.set_faults("ratelimit", p_storm=1.0, storm_ms=3000)
             r = httpx.get(f"{s.rest_url}/fapi/v1/ping")
             assert r.status_code == 429 and r.json()["code"] == -1003

@@ -96,7 +96,9 @@ class TestWindowProperties:
 class TestFaultReplay:
     """The same seed and profile replay the same fault schedule on the real server."""
 
-    @given(seed=st.integers(1, 1000), profile=st.sampled_from(["flaky", "chaos", "ratelimit"]))
+    # storms are left out: what follows a 429 depends on the wall clock (grace, minute end);
+    # their decisions are still replayed exactly (test_faults.TestSchedules)
+    @given(seed=st.integers(1, 1000), profile=st.sampled_from(["flaky", "chaos", "slow"]))
     @settings(max_examples=4, deadline=None)
     def test_replay(self, seed: int, profile: str) -> None:
         """Two simulators answer the same request sequence with the same statuses."""
@@ -108,7 +110,12 @@ class TestFaultReplay:
                     days=1,
                     symbols_active=1,
                     faults=profile,
-                    fault_rates={"p_timeout": 0.0, "slow_max_s": 0.01, "slow_min_s": 0.0},
+                    fault_rates={
+                        "p_timeout": 0.0,
+                        "p_storm": 0.0,
+                        "slow_max_s": 0.01,
+                        "slow_min_s": 0.0,
+                    },
                 ) as s,
                 httpx.Client() as h,
             ):

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from tests.sim.conftest import payload, same_shape
+from tests.sim.conftest import payload, same_shape, wait_fresh_minute
 from v7d.sim.client import SignedClient
 from v7d.sim.clock import MINUTE_MS, SimClock
 from v7d.sim.testing import running_sim
 from v7d.sim.weights import WeightLimiter
-
-
-def _wait_fresh_minute(margin_s: float = 10.0) -> None:
-    """Sleep past the next minute boundary if this minute has less than ``margin_s`` left."""
-    left = 60 - (time.time() % 60)
-    if left < margin_s:
-        time.sleep(left + 0.05)
 
 
 class TestWeights:
@@ -29,7 +20,7 @@ class TestWeights:
             running_sim(days=2, symbols_active=2) as s,
             SignedClient(s.rest_url, s.api_key, s.secret) as c,
         ):
-            _wait_fresh_minute()
+            wait_fresh_minute()
             steps = [
                 ("/fapi/v1/ping", {}, False, 1),
                 ("/fapi/v1/userTrades", {"symbol": "BTCUSDT"}, True, 5),
@@ -74,7 +65,7 @@ class TestWeights:
             ) as s,
             SignedClient(s.rest_url, s.api_key, s.secret) as c,
         ):
-            _wait_fresh_minute()
+            wait_fresh_minute()
             statuses = [
                 c.get("/fapi/v1/userTrades", {"symbol": "BTCUSDT"}).status_code for _ in range(4)
             ]
@@ -160,3 +151,12 @@ class TestLimiterRules:
         assert lim.check("a", 5).status == 200
         assert lim.check("b", 5).status == 200
         assert lim.check("a", 1).status == 429
+
+    def test_storm_ends_with_the_minute(self) -> None:
+        """A 429 storm never outlasts the current minute."""
+        clock = _Clock(100 * MINUTE_MS + 59_000)
+        lim = WeightLimiter(clock, 100)
+        v = lim.storm("ip", 5_000)
+        assert v.status == 429 and v.until_ms == 101 * MINUTE_MS and v.retry_after_s == 1
+        clock.t = 101 * MINUTE_MS
+        assert lim.check("ip", 1).status == 200

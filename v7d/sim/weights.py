@@ -88,10 +88,12 @@ class WeightLimiter:
         return Verdict(200, st.used)
 
     def storm(self, ip: str, duration_ms: int) -> Verdict:
-        """A 429 storm (fault): limit ``ip`` now for ``duration_ms``."""
+        """A 429 storm (fault): limit ``ip`` now for ``duration_ms``, at most until the
+        minute ends (as if other programs on the IP had spent the minute's weight), so a
+        client that waits for the next minute, lacking Retry-After, is never punished."""
         now = self.clock.now_ms()
         st = self._state(ip, now)
-        self._limit(st, now, now + duration_ms)
+        self._limit(st, now, min(now + duration_ms, (st.window + 1) * MINUTE_MS))
         return self._verdict(429, st, st.limited_until, now)
 
     @staticmethod
