@@ -66,7 +66,7 @@ Page = dict[str, Any]
 class HistoryQueryAPI:
     """Read-only queries over a v7d store (the database file must exist)."""
 
-    def __init__(self, path: str | Path, *, timeout_ms: int = 5000, as_float: bool = False):
+    def __init__(self, path: str | Path, *, timeout_ms: int = 5000, as_float: bool = False) -> None:
         self.path = str(path)
         self.timeout_ms = timeout_ms
         self.as_float = as_float
