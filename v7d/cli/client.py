@@ -87,6 +87,10 @@ class ControlClient:
     ) -> Iterator[httpx.Response]:
         """Send a request and yield the (2xx) response unread, for streamed bodies."""
         clean = {k: v for k, v in (params or {}).items() if v is not None}
+        with contextlib.suppress(PermissionError):  # a closed directory: let connect() say so
+            if not self.socket_path.exists():
+                # Checked first because httpcore leaks the socket of a failed UDS connect.
+                raise click.ClickException(self._no_daemon())
         try:
             with (
                 self._client(timeout) as client,
@@ -104,6 +108,12 @@ class ControlClient:
         except httpx.TransportError as exc:
             raise click.ClickException(self._unreachable(exc)) from None
 
+    def _no_daemon(self) -> str:
+        return (
+            f"no daemon: {self.socket_path} does not exist (is v7d running? "
+            "choose the socket with --socket or V7D_SOCKET)"
+        )
+
     def _unreachable(self, exc: httpx.TransportError) -> str:
         path = self.socket_path
         cause: BaseException | None = exc
@@ -119,10 +129,7 @@ class ControlClient:
                 f"permission denied on {path}: run as a member of its group (e.g. v7d) or as root"
             )
         if missing or isinstance(cause, FileNotFoundError):
-            return (
-                f"no daemon: {path} does not exist (is v7d running? "
-                "choose the socket with --socket or V7D_SOCKET)"
-            )
+            return self._no_daemon()
         if isinstance(cause, ConnectionRefusedError):
             return f"nothing is listening on {path} (the daemon is not running)"
         return f"cannot talk to the daemon at {path}: {exc}"
