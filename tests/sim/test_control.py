@@ -129,3 +129,29 @@ class TestRestart:
             with connect(f"{s.ws_url}/private/ws/{key}") as ws2:
                 s.add_activity(kind="fill", symbol="BTCUSDT")
                 assert "ORDER_TRADE_UPDATE" in ws2.recv(timeout=3)
+
+
+class TestAlgoTrigger:
+    """A triggered algo order places a real order, and both sides say so."""
+
+    def test_trigger(self, sim: SimHandle, client: SignedClient) -> None:
+        """algo_trigger: ALGO_UPDATE TRIGGERING/TRIGGERED/FINISHED, the placed order fills."""
+        key = client.request("POST", "/fapi/v1/listenKey", signed=False).json()["listenKey"]
+        with connect(f"{sim.ws_url}/private/ws/{key}") as ws:
+            done = sim.add_activity(kind="algo_trigger", symbol="ETHUSDT")
+            msgs = []
+            while len(msgs) < 7:
+                msgs.append(ws.recv(timeout=3))
+        algo_states = [m for m in msgs if '"ALGO_UPDATE"' in m]
+        assert [
+            '"X":"TRIGGERING"' in algo_states[0],
+            '"X":"TRIGGERED"' in algo_states[1],
+            '"X":"FINISHED"' in algo_states[2],
+        ] == [True, True, True]
+        aid, oid = done["algo_orders"][0], done["orders"][0]
+        row = client.get("/fapi/v1/allAlgoOrders", {"symbol": "ETHUSDT", "algoId": aid}).json()[0]
+        assert row["algoStatus"] == "FINISHED" and row["actualOrderId"] == str(oid)
+        order = client.get("/fapi/v1/order", {"symbol": "ETHUSDT", "orderId": oid}).json()
+        assert order["status"] == "FILLED" and order["origType"] == row["orderType"]
+        fills = client.get("/fapi/v1/userTrades", {"symbol": "ETHUSDT", "orderId": oid}).json()
+        assert [f["id"] for f in fills] == done["trades"]

@@ -36,6 +36,7 @@ KINDS = (
     "funding",
     "algo",
     "algo_cancel",
+    "algo_trigger",
 )
 
 
@@ -259,6 +260,31 @@ class Activity:
         self.acct.open_algos.pop(a.algo_id, None)
         self.hub.publish(algo_update(a, event_ms=self.now(), t_ms=t))
 
+    def trigger_algo(self, a: AlgoState) -> OrderState:
+        """The algo order triggers: TRIGGERING, then the order it places fills, FINISHED."""
+        a.status = "TRIGGERING"
+        self._save_algo(a)
+        o = self.new_order(
+            a.spec, side=a.side, type_=a.order_type, qty=a.qty, price=a.price,
+            position_side=a.position_side, reduce_only=a.reduce_only,
+        )  # fmt: skip
+        a.actual = o
+        a.trigger_time = o.time
+        a.status = "TRIGGERED"
+        self._save_algo(a)
+        self.fill(o, o.qty, mark_price(a.spec, self.clock.now_ms()), maker=False)
+        a.status = "FINISHED"
+        self._save_algo(a)
+        self.acct.open_algos.pop(a.algo_id, None)
+        return o
+
+    def _save_algo(self, a: AlgoState) -> None:
+        t = self.now()
+        a.update_time = t
+        b = self.acct.bucket(a.spec.name, ids.day_of(a.create_time))
+        b.update_algo(a.bucket_pos, a.row(), a.hidden_after_3d)
+        self.hub.publish(algo_update(a, event_ms=self.now(), t_ms=t))
+
     # --- matching --------------------------------------------------------------------------
     def match(self) -> int:
         """Fill resting LIMIT orders the price path has crossed; returns fills made."""
@@ -308,7 +334,7 @@ class Activity:
         side = self.rng.choice(("BUY", "SELL"))
         if kind == "funding":
             done["funding_rows"] += self.funding([spec.name])
-        elif kind in ("algo", "algo_cancel"):
+        elif kind in ("algo", "algo_cancel", "algo_trigger"):
             self._algo(kind, spec, side, done)
         elif kind == "liquidation":
             self._liquidation(spec, done)
@@ -322,9 +348,19 @@ class Activity:
         if kind == "algo_cancel" and opens:
             self.end_algo(opens[0])
             done["algo_orders"].append(opens[0].algo_id)
+        elif kind == "algo_trigger":
+            a = opens[0] if opens else self.new_algo(spec, side, self.rng.randint(1, spec.lot))
+            o = self.trigger_algo(a)
+            done["algo_orders"].append(a.algo_id)
+            done["orders"].append(o.order_id)
+            done["trades"].append(self._last_trade_id(spec))
         else:
             qty = self.rng.randint(1, spec.lot)
             done["algo_orders"].append(self.new_algo(spec, side, qty).algo_id)
+
+    def _last_trade_id(self, spec: SymbolSpec) -> int:
+        b = self.acct.today(spec.name)
+        return b.t_id[-1]
 
     def _fill_open(self, spec: SymbolSpec, done: dict[str, Any]) -> bool:
         """Fill the oldest resting LIMIT order of ``spec``; False when there is none."""
@@ -395,8 +431,9 @@ class Activity:
                 "expire",
                 "algo",
                 "algo_cancel",
+                "algo_trigger",
             ),
-            (35, 15, 15, 10, 8, 7, 5, 5),
+            (35, 15, 15, 10, 8, 7, 5, 3, 2),
         )[0]
         if kind == "cancel":
             opens = [
