@@ -102,7 +102,8 @@ class SimHandle:
         """``POST /_sim/activity``: e.g. ``add_activity(kind="fill", symbol="BTCUSDT", fills=3)``.
 
         Kinds: fill, limit, fill_open, partial_cancel, cancel, expire, liquidation, funding,
-        algo, algo_cancel, algo_trigger. Answers the ids made: orders, trades, algo_orders, funding_rows.
+        algo, algo_cancel, algo_trigger; ``symbols=[...]`` for several symbols, ``count``
+        repeats. Answers the ids made: orders, trades, algo_orders, funding_rows.
         """
         with self._client() as c:
             r = c.post("/_sim/activity", json=spec)
