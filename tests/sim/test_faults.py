@@ -176,3 +176,31 @@ class TestStreamFaults:
         with running_sim(days=1, symbols_active=1, faults="flaky", fault_rates={"p_5xx": 1.0}) as s:
             assert httpx.get(f"{s.rest_url}/fapi/v1/ping").status_code >= 500
             assert s.stats()["faults"]["profile"] == "flaky"
+
+
+class TestRestLag:
+    """rest_lag_ms: REST does not see the newest rows yet (stale replicas)."""
+
+    def test_recent_rows_hidden_then_visible(self, fsim: SimHandle) -> None:
+        """A fresh order and its fill are invisible to REST until the lag passes."""
+        fsim.set_faults("none", rest_lag_ms=1500)
+        done = fsim.add_activity(kind="fill", symbol="BTCUSDT")
+        oid, tid = done["orders"][0], done["trades"][0]
+        with SignedClient(fsim.rest_url, fsim.api_key, fsim.secret) as c:
+            assert (
+                c.get("/fapi/v1/order", {"symbol": "BTCUSDT", "orderId": oid}).json()["code"]
+                == -2013
+            )
+            assert c.get("/fapi/v1/userTrades", {"symbol": "BTCUSDT", "orderId": oid}).json() == []
+            assert all(
+                r["id"] != tid
+                for r in c.get("/fapi/v1/userTrades", {"symbol": "BTCUSDT", "limit": 1000}).json()
+            )
+            assert any(t["id"] == tid for t in fsim.truth()["trades"])  # truth is not stale
+            time.sleep(1.6)
+            assert (
+                c.get("/fapi/v1/order", {"symbol": "BTCUSDT", "orderId": oid}).json()["status"]
+                == "FILLED"
+            )
+            got = c.get("/fapi/v1/userTrades", {"symbol": "BTCUSDT", "orderId": oid}).json()
+            assert [r["id"] for r in got] == [tid]

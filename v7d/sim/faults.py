@@ -33,6 +33,7 @@ class FaultRates:
     p_ws_silent: float = 0.0  # share of stream messages swallowed
     key_expiry_s: float = 0.0  # 0: normal TTL; else keys die this long after keep-alive
     skew_ms: int = 0  # the server clock runs this far ahead (negative: behind)
+    rest_lag_ms: int = 0  # REST reads do not see rows younger than this (stale replicas)
 
 
 PROFILES: dict[str, FaultRates] = {

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import bisect
 import heapq
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from v7d.sim import ids
 from v7d.sim.account import SimAccount
 from v7d.sim.binance_errors import BinanceError, bad_param, illegal_range, invalid_symbol, mandatory
 from v7d.sim.book import INCOME_RANK, DayBucket
 from v7d.sim.clock import DAY_MS
+from v7d.sim.orders import OrderState
 
 __all__ = ["Queries"]
 
@@ -91,10 +92,16 @@ def limit_param(p: Params, default: int, maximum: int) -> int:
 class Queries:
     """Endpoint rules over one SimAccount."""
 
-    def __init__(self, account: SimAccount) -> None:
+    def __init__(self, account: SimAccount, lag_ms: Callable[[], int] = lambda: 0) -> None:
         self.acct = account
         self.opts = account.opts
         self.clock = account.clock
+        self.lag_ms = lag_ms  # the rest_lag_ms fault: REST does not see the newest rows yet
+
+    def cutoff(self) -> int:
+        """Rows newer than this are not visible to REST yet (far future without lag)."""
+        lag = self.lag_ms()
+        return self.clock.now_ms() - lag if lag else 2**62
 
     # --- shared rules --------------------------------------------------------------------
     def symbol(self, p: Params, *, required: bool = True) -> str | None:
@@ -151,6 +158,7 @@ class Queries:
         self._no_ids_with_times(p, "fromId")
         from_id, order_id = int_param(p, "fromId"), int_param(p, "orderId")
         keep = self._retention(180)
+        cut = self.cutoff()
         st = int_param(p, "startTime")
         if st is not None and st < keep:
             raise illegal_range("startTime", f"{keep} - {self.clock.now_ms()}")
@@ -164,7 +172,7 @@ class Queries:
                     rows.extend(
                         b.trades[i]
                         for i in range(len(b.trades))
-                        if b.t_oid[i] == order_id and b.t_time[i] >= keep
+                        if b.t_oid[i] == order_id and keep <= b.t_time[i] <= cut
                     )
             return _join(rows[:limit])
         if from_id is not None:
@@ -173,6 +181,8 @@ class Queries:
             for day in range(first, self.acct.last_day() + 1):
                 b = self.acct.bucket(symbol, day)
                 for i in range(_bisect_ge(b.t_id, from_id), len(b.trades)):
+                    if b.t_time[i] > cut:
+                        return _join(rows)
                     if b.t_time[i] >= keep:
                         rows.append(b.trades[i])
                         if len(rows) == limit:
@@ -194,10 +204,13 @@ class Queries:
         from_start: bool,
         limit: int,
         kind: str,
-        visible: tuple[int, int] | None,
+        visible: tuple[int, int, int] | None,
     ) -> list[bytes]:
         """Rows of one symbol in [start, end]: the first ``limit`` or the last ``limit``."""
         out: list[bytes] = []
+        end = min(end, self.cutoff())
+        if start > end:
+            return out
         for b in self.acct.buckets(symbol, start, end, reverse=not from_start):
             idx = _indexes(b, kind, start, end, visible)
             if not from_start:
@@ -209,9 +222,9 @@ class Queries:
         return out if from_start else out[::-1]
 
     # --- orders --------------------------------------------------------------------------
-    def _order_visibility(self) -> tuple[int, int]:
+    def _order_visibility(self) -> tuple[int, int, int]:
         """(oldest creation time visible at all, oldest visible when canceled without fill)."""
-        return self._retention(90), self._retention(3)
+        return self._retention(90), self._retention(3), self.cutoff()
 
     def all_orders(self, p: Params) -> bytes:
         """GET /fapi/v1/allOrders."""
@@ -271,22 +284,13 @@ class Queries:
         """GET /fapi/v1/openOrders (all symbols when none is given)."""
         symbol = self.symbol(p, required=False)
         self.acct.load_open()
-        rows = [
-            o
-            for (s, _), o in sorted(
-                self.acct.open_orders.items(), key=lambda kv: (kv[1].time, kv[0])
-            )
-            if symbol is None or s == symbol
-        ]
-        b = (
-            b"["
-            + b",".join(
-                self.acct.bucket(o.spec.name, ids.day_of_order_id(o.order_id)).orders[o.bucket_pos]
-                for o in rows
-            )
-            + b"]"
-        )
-        return b
+        cut = self.cutoff()
+        ordered = sorted(self.acct.open_orders.items(), key=lambda kv: (kv[1].time, kv[0]))
+        rows = [o for (s, _), o in ordered if (symbol is None or s == symbol) and o.time <= cut]
+        return _join([self._order_bytes(o) for o in rows])
+
+    def _order_bytes(self, o: OrderState) -> bytes:
+        return self.acct.bucket(o.spec.name, ids.day_of_order_id(o.order_id)).orders[o.bucket_pos]
 
     # --- algo orders ---------------------------------------------------------------------
     def all_algo_orders(self, p: Params) -> bytes:
@@ -329,7 +333,7 @@ class Queries:
         start, end, _ = self.window(
             p, max_ms=max_days * DAY_MS if max_days else None, end_default_now=True
         )
-        start = max(start, keep)
+        start, end = max(start, keep), min(end, self.cutoff())
         rank = INCOME_RANK.get(itype, 9) if itype else None
         skip = (page - 1) * limit
         out: list[bytes] = []
@@ -369,11 +373,13 @@ def _bisect_ge(arr: Sequence[int], value: int) -> int:
     return bisect.bisect_left(arr, value)
 
 
-def _visible(t: int, hide3: int, vis: tuple[int, int]) -> bool:
-    return t >= vis[0] and (not hide3 or t >= vis[1])
+def _visible(t: int, hide3: int, vis: tuple[int, int, int]) -> bool:
+    return vis[0] <= t <= vis[2] and (not hide3 or t >= vis[1])
 
 
-def _indexes(b: DayBucket, kind: str, lo: int, hi: int, vis: tuple[int, int] | None) -> list[int]:
+def _indexes(
+    b: DayBucket, kind: str, lo: int, hi: int, vis: tuple[int, int, int] | None
+) -> list[int]:
     if kind == "trade":
         return list(b.trade_range(lo, hi))
     if kind == "order":

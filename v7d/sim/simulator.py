@@ -92,7 +92,7 @@ class Simulator:
         self.clock = SimClock(time_scale=opts.time_scale, offset_ms=opts.time_offset_ms)
         self.faults = FaultInjector(opts.seed)
         self.account = SimAccount(opts, self.clock)
-        self.queries = Queries(self.account)
+        self.queries = Queries(self.account, lambda: self.faults.rates.rest_lag_ms)
         self.snapshots = Snapshots(self.account)
         self.keys = ListenKeys(self.clock, self.faults)
         self.hub = StreamHub(self.clock, self.keys, self.faults)
