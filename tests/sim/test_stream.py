@@ -63,6 +63,17 @@ class TestListenKey:
             with pytest.raises(InvalidStatus):
                 connect(f"{s.ws_url}/private/ws/{key}")
 
+    def test_delete_closes_quietly(self) -> None:
+        """DELETE closes the key's connections without a listenKeyExpired event."""
+        with running_sim(days=1, symbols_active=1) as s:
+            key = _key(s)
+            with connect(f"{s.ws_url}/private/ws/{key}") as ws:
+                with SignedClient(s.rest_url, s.api_key, s.secret) as c:
+                    c.request("DELETE", "/fapi/v1/listenKey", signed=False)
+                with pytest.raises(ConnectionClosed):
+                    ws.recv(timeout=2)
+            assert "listenKeyExpired" not in s.stats()["stream"]["messages_sent"]
+
     def test_unknown_key_refused(self, sim: SimHandle) -> None:
         """A made-up listenKey is refused at the handshake."""
         with pytest.raises(InvalidStatus):

@@ -39,6 +39,8 @@ class ListenKeys:
         self.key: str | None = None
         self.expires_at = 0
         self.expired_announced: set[str] = set()
+        self.history: dict[str, int] = {}  # every key made -> when it expires (or expired)
+        self.deleted: set[str] = set()
 
     def ttl_ms(self) -> int:
         """60 minutes, scaled; the keyexpiry fault shortens it."""
@@ -57,19 +59,25 @@ class ListenKeys:
         """POST: the active key, extended; or a new one."""
         key = self.active() or secrets.token_urlsafe(48).replace("-", "a").replace("_", "b")[:64]
         self.key = key
-        self.expires_at = self.clock.now_ms() + self.ttl_ms()
+        self.expires_at = self.history[key] = self.clock.now_ms() + self.ttl_ms()
         return key
+
+    def timed_out(self, key: str, now: int) -> bool:
+        """True when ``key`` died of old age (not by DELETE)."""
+        return key not in self.deleted and self.history.get(key, now + 1) <= now
 
     def keepalive(self) -> str:
         """PUT: extend the active key; -1125 when there is none."""
         key = self.active()
         if key is None:
             raise BinanceError(-1125, "This listenKey does not exist.")
-        self.expires_at = self.clock.now_ms() + self.ttl_ms()
+        self.expires_at = self.history[key] = self.clock.now_ms() + self.ttl_ms()
         return key
 
     def delete(self) -> None:
         """DELETE: close the stream key."""
+        if self.key:
+            self.deleted.add(self.key)
         self.key = None
         self.expires_at = 0
 
@@ -139,7 +147,12 @@ class StreamHub:
             if c.closing:
                 continue
             key_dead = c.key != self.keys.key or self.keys.expires_at <= now
-            if key_dead and c.key not in self.keys.expired_announced and c.key == self.keys.key:
+            # a key that timed out announces it, even if a new key was made meanwhile
+            if (
+                key_dead
+                and c.key not in self.keys.expired_announced
+                and self.keys.timed_out(c.key, now)
+            ):
                 self.keys.expired_announced.add(c.key)
                 msg = {"e": "listenKeyExpired", "E": str(now), "listenKey": c.key}
                 for other in self.conns:
