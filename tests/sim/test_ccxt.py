@@ -85,3 +85,23 @@ class TestCcxt:
         exchange.secret = "0" * 64
         with pytest.raises(ccxt.AuthenticationError):
             await exchange.fapiPrivateGetUserTrades({"symbol": "BTCUSDT"})
+
+
+class TestCcxtUnified:
+    """ccxt's unified methods parse the simulator's exchangeInfo and answers."""
+
+    async def test_unified(self, exchange: Any) -> None:
+        """load_markets, fetch_my_trades, fetch_orders, create/cancel, funding history."""
+        exchange.options["fetchCurrencies"] = False
+        markets = await exchange.load_markets()
+        assert "BTC/USDT:USDT" in markets and "BTC/USDC:USDC" in markets
+        trades = await exchange.fetch_my_trades("BTC/USDT:USDT", limit=5)
+        assert len(trades) == 5 and trades[0]["fee"]["currency"] in ("USDT", "BNB")
+        orders = await exchange.fetch_orders("ETH/USDT:USDT", limit=5)
+        assert {o["status"] for o in orders} <= {"open", "closed", "canceled", "expired"}
+        placed = await exchange.create_order("ETH/USDT:USDT", "limit", "buy", 0.01, 100)
+        assert placed["status"] == "open"
+        canceled = await exchange.cancel_order(placed["id"], "ETH/USDT:USDT")
+        assert canceled["status"] == "canceled"
+        funding = await exchange.fetch_funding_history("SOL/USDT:USDT", limit=3)
+        assert len(funding) == 3
