@@ -155,3 +155,25 @@ class TestAlgoTrigger:
         assert order["status"] == "FILLED" and order["origType"] == row["orderType"]
         fills = client.get("/fapi/v1/userTrades", {"symbol": "ETHUSDT", "orderId": oid}).json()
         assert [f["id"] for f in fills] == done["trades"]
+
+
+class TestClockOptions:
+    """time_offset_ms moves the simulator's clock; anchor_ms pins history's end."""
+
+    def test_time_offset(self) -> None:
+        """With a -10-day offset, /time and the history's end are 10 days back."""
+        offset = -10 * 86_400_000
+        with running_sim(days=2, symbols_active=2, time_offset_ms=offset) as s:
+            server = httpx.get(f"{s.rest_url}/fapi/v1/time").json()["serverTime"]
+            info = s.info()
+        now = int(time.time() * 1000)
+        assert abs(server - (now + offset)) < 5000
+        assert abs(info["anchor_ms"] - (now + offset)) < 5000
+
+    def test_anchor(self) -> None:
+        """anchor_ms fixes where history ends; nothing in truth is later."""
+        anchor = int(time.time() * 1000) - 3 * 86_400_000
+        with running_sim(days=2, symbols_active=2, anchor_ms=anchor) as s:
+            truth = s.truth()
+        assert truth["trades"] and max(t["time"] for t in truth["trades"]) < anchor
+        assert min(t["time"] for t in truth["trades"]) >= anchor - 2 * 86_400_000
