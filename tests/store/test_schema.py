@@ -13,7 +13,7 @@ from v7d.store import SCHEMA_VERSION, migrate, open_database
 TABLES = {
     "meta", "accounts", "symbols", "orders", "order_events", "algo_orders", "trades", "income",
     "stream_events", "positions", "balances", "sync_cursors", "coverage", "jobs",
-    "trade_hourly", "income_hourly",
+    "trade_hourly", "income_hourly", "trade_daily", "income_daily",
 }  # fmt: skip
 
 
@@ -77,3 +77,114 @@ class TestMigrations:
         path.write_bytes(b"this is not a database" * 100)
         with pytest.raises(StoreError, match="not a usable v7d database"):
             open_database(path)
+
+
+# -- migration 2: daily rollups and per-order fill sums ------------------------------------
+
+_TRADE_DAILY_TRUTH = """
+    SELECT account, symbol, (time / 86400000) * 86400000, side, position_side, margin_asset,
+           commission_asset, COUNT(*), SUM(maker), SUM(coalesce(qty_e8, 0)),
+           SUM(CASE WHEN maker THEN coalesce(qty_e8, 0) ELSE 0 END),
+           SUM(coalesce(quote_qty_e8, 0)), SUM(coalesce(realized_pnl_e8, 0)),
+           SUM(coalesce(commission_e8, 0)),
+           SUM(CASE WHEN maker THEN coalesce(commission_e8, 0) ELSE 0 END),
+           SUM(qty_e8 IS NULL OR quote_qty_e8 IS NULL OR realized_pnl_e8 IS NULL
+               OR commission_e8 IS NULL)
+    FROM trades GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 3, 4, 5, 6, 7
+"""
+_INCOME_DAILY_TRUTH = """
+    SELECT account, symbol, (time / 86400000) * 86400000, income_type, asset, COUNT(*),
+           SUM(coalesce(income_e8, 0)), SUM(income_e8 IS NULL)
+    FROM income GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+"""
+
+
+def _v1_store(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, target=1)
+    return conn
+
+
+def _trade(i: int, **kw: object) -> object:
+    """A factory trade whose side is its order's (all fills of an order share a side)."""
+    from dataclasses import replace
+
+    from tests.store.factories import trade
+
+    t = trade(i, **kw)  # type: ignore[arg-type]
+    return replace(t, side="BUY" if t.order_id % 2 else "SELL")
+
+
+def _history() -> list[object]:
+    """Trades over several days and symbols (BNB fees, inexact values, ws rows) and income."""
+    from tests.store.factories import income
+
+    day = 86_400_000
+    rows: list[object] = []
+    for i in range(1, 120):
+        t = 1_700_000_000_000 + (i % 7) * day + i * 3_600_001
+        pnl = "0" if i % 3 else ("1.5" if i % 2 else "-0.25")
+        if i == 50:
+            pnl = "0.000000001"  # nine decimals: no e8 twin
+        rows.append(
+            _trade(i, time=t, pnl=pnl, symbol="ETHUSDT" if i % 4 else "BTCUSDT",
+                  asset="BNB" if i % 11 == 0 else "USDT", maker=i % 5 == 0,
+                  source="ws" if i % 6 == 0 else "rest")
+        )  # fmt: skip
+    for k in range(1, 30):
+        t = 1_700_000_000_000 + k * 8 * 3_600_000
+        rows.append(income(k, time=t, amount="0.0000000001" if k == 7 else f"-0.{k:02d}"))
+    return rows
+
+
+def _rollups_equal_rows(conn: sqlite3.Connection) -> None:
+    for table, truth in (
+        ("trade_daily", _TRADE_DAILY_TRUTH),
+        ("income_daily", _INCOME_DAILY_TRUTH),
+    ):
+        got = conn.execute(f"SELECT * FROM {table} WHERE n != 0 ORDER BY 1, 2, 3, 4, 5").fetchall()
+        want = conn.execute(truth).fetchall()
+        assert sorted(got) == sorted(want), table
+        assert got, table
+
+
+class TestMigration2:
+    def test_v1_database_with_rows_migrates_to_group_by_over_rows(self, tmp_path: Path) -> None:
+        """A version-1 store with rows gets daily rollups equal to its rows, and the covering
+        per-order index."""
+        from v7d.store.records import WriteBatch
+        from v7d.store.upserts import MarginAssets
+        from v7d.store.writer import apply_batch
+
+        conn = _v1_store(tmp_path / "h.db")
+        apply_batch(conn, WriteBatch(records=_history()), MarginAssets())  # type: ignore[arg-type]
+        assert migrate(conn) == SCHEMA_VERSION == 2
+        _rollups_equal_rows(conn)
+        cols = [r[2] for r in conn.execute("PRAGMA index_info(trades_order)")]
+        assert cols[:3] == ["account", "symbol", "order_id"]
+        assert {"realized_pnl_e8", "commission_e8", "margin_asset"} <= set(cols)
+
+    def test_triggers_keep_rollups_equal_after_migration(self, tmp_path: Path) -> None:
+        """Inserts, and REST rows replacing stream rows, keep every rollup equal to the rows."""
+        from v7d.store.records import WriteBatch
+        from v7d.store.upserts import MarginAssets
+        from v7d.store.writer import apply_batch
+
+        conn = _v1_store(tmp_path / "h.db")
+        history = _history()
+        apply_batch(conn, WriteBatch(records=history[:60]), MarginAssets())  # type: ignore[arg-type]
+        migrate(conn)
+        apply_batch(conn, WriteBatch(records=history[60:]), MarginAssets())  # type: ignore[arg-type]
+        # the REST versions of the stream rows, with a different realized PnL
+        fixes = [
+            _trade(i, time=1_700_000_000_000 + (i % 7) * 86_400_000 + i * 3_600_001,
+                  pnl="2.75", symbol="ETHUSDT" if i % 4 else "BTCUSDT")
+            for i in range(6, 120, 6)
+        ]  # fmt: skip
+        apply_batch(conn, WriteBatch(records=fixes), MarginAssets())  # type: ignore[arg-type]
+        ws_left = conn.execute("SELECT COUNT(*) FROM trades WHERE source = 'ws'").fetchone()[0]
+        assert ws_left == 0
+        _rollups_equal_rows(conn)
+        hourly = conn.execute("SELECT SUM(n), SUM(realized_pnl_e8) FROM trade_hourly").fetchone()
+        daily = conn.execute("SELECT SUM(n), SUM(realized_pnl_e8) FROM trade_daily").fetchone()
+        assert hourly == daily
