@@ -32,6 +32,7 @@ __all__ = [
 ]
 
 HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
 SIDES = ("BUY", "SELL")
 POSITION_SIDES = ("BOTH", "LONG", "SHORT")
 ORDER_STATUSES = (
@@ -137,9 +138,12 @@ class Cut:
         conds, params = self._common(alias, "time", sides=False)
         return " AND ".join(conds) or "1", params
 
-    def hourly_where(self, alias: str, *, sides: bool) -> tuple[str, list[Any]]:
-        """WHERE over a rollup table (``hour_ms``); only valid when :attr:`hour_aligned`."""
-        conds, params = self._common(alias, "hour_ms", sides=sides)
+    def hourly_where(
+        self, alias: str, *, sides: bool, column: str = "hour_ms"
+    ) -> tuple[str, list[Any]]:
+        """WHERE over a rollup table (``hour_ms``, or ``day_ms`` of a daily one); only valid
+        when the window ends are whole buckets of that table."""
+        conds, params = self._common(alias, column, sides=sides)
         return " AND ".join(conds) or "1", params
 
 

@@ -1,10 +1,11 @@
-"""Additive sums of trades and income for a cut: hourly rollups when they can answer,
-rows otherwise, exact either way.
+"""Additive sums of trades and income for a cut: daily and hourly rollups when they can
+answer, rows otherwise, exact either way.
 
-The rollups (``trade_hourly``, ``income_hourly``, kept by triggers in the writer's
-transactions) answer when the window is hour-aligned, the cut has no order-level part,
-and no hour in the window holds an inexact row (``inexact`` > 0). Otherwise the rows are
-summed; see :mod:`v7d.query.numbers` for the e8/Decimal modes.
+The rollups (``trade_daily``/``trade_hourly``, ``income_daily``/``income_hourly``, kept by
+triggers in the writer's transactions) answer the whole days and whole hours of a window
+when the cut has no order-level part and no bucket in the window holds an inexact row
+(``inexact`` > 0); the partial hours at the ends are summed from the rows. Otherwise the
+rows are summed; see :mod:`v7d.query.numbers` for the e8/Decimal modes.
 """
 
 from __future__ import annotations
@@ -15,15 +16,18 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from v7d.query.cuts import HOUR_MS, Cut
+from v7d.query.cuts import DAY_MS, HOUR_MS, Cut
 from v7d.query.numbers import Mode, dec, sum_expr
 
 __all__ = [
     "IncomeSum",
+    "Spans",
     "TradeGroup",
     "exact_mode",
     "income_sums",
     "run_exact",
+    "spans",
+    "split_at",
     "split_hours",
     "summary_mode",
     "trade_groups",
@@ -65,7 +69,8 @@ class IncomeSum:
     total: Decimal
 
 
-def _hour_bounds(cut: Cut) -> tuple[str, list[Any]]:
+def _bounds(cut: Cut, column: str, unit: int) -> tuple[str, list[Any]]:
+    """WHERE over a rollup table for every bucket of length ``unit`` the cut touches."""
     conds: list[str] = []
     params: list[Any] = []
     for col, value in (("account", cut.account), ("symbol", cut.symbol)):
@@ -73,19 +78,30 @@ def _hour_bounds(cut: Cut) -> tuple[str, list[Any]]:
             conds.append(f"{col} = ?")
             params.append(value)
     if cut.start_ms is not None:
-        conds.append("hour_ms >= ?")
-        params.append(cut.start_ms // HOUR_MS * HOUR_MS)
+        conds.append(f"{column} >= ?")
+        params.append(cut.start_ms // unit * unit)
     if cut.end_ms is not None:
-        conds.append("hour_ms < ?")
+        conds.append(f"{column} < ?")
         params.append(cut.end_ms)
     return " AND ".join(conds) or "1", params
 
 
 def inexact_rows(conn: sqlite3.Connection, table: str, cut: Cut) -> int:
-    """Rows without exact e8 twins in the hours the cut touches (from the rollup)."""
-    where, params = _hour_bounds(cut)
-    sql = f"SELECT coalesce(SUM(inexact), 0) FROM {table} WHERE {where}"
-    return int(conn.execute(sql, params).fetchone()[0])
+    """Rows without exact e8 twins in the hours the cut touches (from the rollups).
+
+    ``table`` names the kind (``trade_hourly`` or ``income_hourly``); the cut's whole days
+    are counted from the daily rollup, the other hours from the hourly one.
+    """
+    kind = table.split("_")[0]
+    sp = spans(cut)
+    parts = [] if sp.days is None else [(f"{kind}_daily", "day_ms", DAY_MS, sp.days)]
+    parts += [(f"{kind}_hourly", "hour_ms", HOUR_MS, c) for c in sp.hours + sp.rows]
+    total = 0
+    for tbl, column, unit, part in parts:
+        where, params = _bounds(part, column, unit)
+        sql = f"SELECT coalesce(SUM(inexact), 0) FROM {tbl} WHERE {where}"
+        total += int(conn.execute(sql, params).fetchone()[0])
+    return total
 
 
 def exact_mode(conn: sqlite3.Connection, table: str, cut: Cut) -> Mode:
@@ -117,11 +133,11 @@ _TRADE_FROM_ROWS = """
     FROM trades t WHERE {where} GROUP BY {groups} ORDER BY {groups}
 """
 
-_TRADE_FROM_HOURS = """
+_TRADE_FROM_ROLLUP = """
     SELECT {keys}t.margin_asset, t.commission_asset, SUM(n), SUM(maker_n), SUM(qty_e8),
            SUM(maker_qty_e8), SUM(quote_qty_e8), SUM(realized_pnl_e8), SUM(commission_e8),
            SUM(maker_commission_e8), SUM(inexact)
-    FROM trade_hourly t WHERE {where} GROUP BY {groups} HAVING SUM(n) > 0 ORDER BY {groups}
+    FROM {table} t WHERE {where} GROUP BY {groups} HAVING SUM(n) > 0 ORDER BY {groups}
 """
 
 
@@ -162,11 +178,11 @@ def trade_groups(
     return trade_groups_mode(conn, cut, by, bucket_ms, mode)[0]
 
 
-def split_hours(cut: Cut) -> tuple[Cut | None, list[Cut]]:
-    """The cut's whole hours (None if it has none) and the partial hours at its ends."""
+def split_at(cut: Cut, unit: int) -> tuple[Cut | None, list[Cut]]:
+    """The cut's whole ``unit``-long UTC buckets (None if none) and the partial ends."""
     s, e = cut.start_ms, cut.end_ms
-    lo = s if s is None or s % HOUR_MS == 0 else (s // HOUR_MS + 1) * HOUR_MS
-    hi = e if e is None or e % HOUR_MS == 0 else e // HOUR_MS * HOUR_MS
+    lo = s if s is None or s % unit == 0 else (s // unit + 1) * unit
+    hi = e if e is None or e % unit == 0 else e // unit * unit
     if lo is not None and hi is not None and lo >= hi:
         return None, [cut]
     edges = []
@@ -175,6 +191,42 @@ def split_hours(cut: Cut) -> tuple[Cut | None, list[Cut]]:
     if e is not None and hi is not None and e != hi:
         edges.append(replace(cut, start_ms=hi, end_ms=e))
     return replace(cut, start_ms=lo, end_ms=hi), edges
+
+
+def split_hours(cut: Cut) -> tuple[Cut | None, list[Cut]]:
+    """The cut's whole hours (None if it has none) and the partial hours at its ends."""
+    return split_at(cut, HOUR_MS)
+
+
+@dataclass(frozen=True, slots=True)
+class Spans:
+    """A cut split by what answers each part: whole UTC days (the daily rollups), whole
+    hours outside them (the hourly rollups), partial hours at the ends (the rows)."""
+
+    days: Cut | None
+    hours: list[Cut]
+    rows: list[Cut]
+
+
+def spans(cut: Cut) -> Spans:
+    """Split ``cut`` into :class:`Spans` (their windows are disjoint and cover the cut)."""
+    hours, rows = split_hours(cut)
+    if hours is None:
+        return Spans(None, [], rows)
+    days, hour_edges = split_at(hours, DAY_MS)
+    return Spans(days, hour_edges, rows)
+
+
+def _rollup_parts(kind: str, sp: Spans, bucket_ms: int | None) -> list[tuple[str, str, Cut]]:
+    """(table, bucket column, cut) for the parts of ``sp`` a rollup answers; the days go
+    to the hourly table when the asked bucket is not a whole number of days."""
+    parts = []
+    if sp.days is not None:
+        if bucket_ms is None or bucket_ms % DAY_MS == 0:
+            parts.append((f"{kind}_daily", "day_ms", sp.days))
+        else:
+            parts.append((f"{kind}_hourly", "hour_ms", sp.days))
+    return parts + [(f"{kind}_hourly", "hour_ms", c) for c in sp.hours]
 
 
 def _merge(parts: list[list[TradeGroup]]) -> list[TradeGroup]:
@@ -192,14 +244,16 @@ def _merge(parts: list[list[TradeGroup]]) -> list[TradeGroup]:
     return [acc[k] for k in sorted(acc)]
 
 
-def _from_hours(
-    conn: sqlite3.Connection, cut: Cut, by: tuple[str, ...], bucket_ms: int | None
-) -> list[TradeGroup] | None:
-    """Sums from ``trade_hourly`` (an hour-aligned cut), or None when the rollup cannot
-    answer exactly (an hour holds an inexact row, or the integers overflow)."""
-    where, params = cut.hourly_where("t", sides=True)
-    keys, groups = _keys(by, "hour_ms", bucket_ms)
-    sql = _TRADE_FROM_HOURS.format(keys=keys, groups=groups, where=where)
+def _from_rollup(
+    conn: sqlite3.Connection, part: tuple[str, str, Cut], by: tuple[str, ...],
+    bucket_ms: int | None,
+) -> list[TradeGroup] | None:  # fmt: skip
+    """Sums from a trade rollup over a cut of whole buckets, or None when the rollup
+    cannot answer exactly (a bucket holds an inexact row, or the integers overflow)."""
+    table, column, cut = part
+    where, params = cut.hourly_where("t", sides=True, column=column)
+    keys, groups = _keys(by, column, bucket_ms)
+    sql = _TRADE_FROM_ROLLUP.format(keys=keys, groups=groups, where=where, table=table)
     try:
         rows = conn.execute(sql, params).fetchall()
     except sqlite3.OperationalError as exc:
@@ -252,22 +306,64 @@ def trade_groups_mode(
     """
     hourly_buckets = bucket_ms is None or bucket_ms % HOUR_MS == 0
     if mode != "dec" and not cut.order_level and hourly_buckets:
-        inner, edges = split_hours(cut)
-        rolled = None if inner is None else _from_hours(conn, inner, by, bucket_ms)
-        if rolled is not None:
-            parts, modes = [rolled], []
-            for edge in edges:
+        sp = spans(cut)
+        parts = _rollup_parts("trade", sp, bucket_ms)
+        rolled = [_from_rollup(conn, p, by, bucket_ms) for p in parts]
+        if parts and all(r is not None for r in rolled):
+            groups: list[list[TradeGroup]] = [r for r in rolled if r is not None]
+            modes: list[Mode] = []
+            for edge in sp.rows:
                 part, m = _from_rows(conn, edge, by, bucket_ms, None)
-                parts.append(part)
+                groups.append(part)
                 modes.append(m)
-            return _merge(parts), "dec" if "dec" in modes else "e8"
-        if inner is not None:
+            return _merge(groups), "dec" if "dec" in modes else "e8"
+        if parts:
             mode = "dec"  # the whole hours hold an inexact row or overflow
     return _from_rows(conn, cut, by, bucket_ms, mode)
 
 
 def _income(row: Any, k: int) -> IncomeSum:
     return IncomeSum(tuple(row[:k]), row[k], row[k + 1], int(row[k + 2]), dec(row[k + 3]))
+
+
+def _merge_income(parts: list[list[IncomeSum]]) -> list[IncomeSum]:
+    acc: dict[tuple[Any, ...], IncomeSum] = {}
+    for part in parts:
+        for x in part:
+            k = (x.key, x.income_type, x.asset)
+            o = acc.get(k)
+            acc[k] = x if o is None else replace(o, n=o.n + x.n, total=o.total + x.total)
+    return [acc[k] for k in sorted(acc)]
+
+
+def _income_rollup(
+    conn: sqlite3.Connection, part: tuple[str, str, Cut], by: tuple[str, ...],
+    bucket_ms: int | None,
+) -> list[IncomeSum]:  # fmt: skip
+    table, column, cut = part
+    where, params = cut.hourly_where("t", sides=False, column=column)
+    keys, groups = _keys(by, column, bucket_ms)
+    sql = (
+        f"SELECT {keys}t.income_type, t.asset, SUM(n), SUM(income_e8) FROM {table} t "
+        f"WHERE {where} GROUP BY {groups} HAVING SUM(n) > 0 ORDER BY {groups}"
+    )
+    return [_income(r, len(by)) for r in conn.execute(sql, params).fetchall()]
+
+
+def _income_rows(
+    conn: sqlite3.Connection, cut: Cut, by: tuple[str, ...], bucket_ms: int | None, mode: Mode
+) -> list[IncomeSum]:
+    where, params = cut.income_where("t")
+    keys, groups = _keys(by, "time", bucket_ms)
+
+    def run(m: Mode) -> list[IncomeSum]:
+        sql = (
+            f"SELECT {keys}t.income_type, t.asset, COUNT(*), {sum_expr(m, 't.income')} "
+            f"FROM income t WHERE {where} GROUP BY {groups} ORDER BY {groups}"
+        )
+        return [_income(r, len(by)) for r in conn.execute(sql, params).fetchall()]
+
+    return run_exact(mode, run)
 
 
 def income_sums(
@@ -280,32 +376,22 @@ def income_sums(
     """The cut's income sums by (``by``, type, asset); empty when not attributable.
 
     ``by`` names columns among symbol, account and ``bucket`` (see :func:`trade_groups`).
+    Whole days and hours come from the rollups (when no row in the window lacks an e8
+    twin), the partial hours at the ends from the rows.
     """
     if not cut.income_attributable:
         return []
     mode = mode or exact_mode(conn, "income_hourly", cut)
-    hourly_buckets = bucket_ms is None or bucket_ms % HOUR_MS == 0
-    if mode == "e8" and cut.hour_aligned and hourly_buckets:
-        where, params = cut.hourly_where("t", sides=False)
-        keys, groups = _keys(by, "hour_ms", bucket_ms)
-        sql = (
-            f"SELECT {keys}t.income_type, t.asset, SUM(n), SUM(income_e8) FROM income_hourly t "
-            f"WHERE {where} GROUP BY {groups} HAVING SUM(n) > 0 ORDER BY {groups}"
-        )
-        try:
-            return [_income(r, len(by)) for r in conn.execute(sql, params).fetchall()]
-        except sqlite3.OperationalError as exc:
-            if "overflow" not in str(exc):
-                raise
-            mode = "dec"
-    where, params = cut.income_where("t")
-    keys, groups = _keys(by, "time", bucket_ms)
-
-    def run(m: Mode) -> list[IncomeSum]:
-        sql = (
-            f"SELECT {keys}t.income_type, t.asset, COUNT(*), {sum_expr(m, 't.income')} "
-            f"FROM income t WHERE {where} GROUP BY {groups} ORDER BY {groups}"
-        )
-        return [_income(r, len(by)) for r in conn.execute(sql, params).fetchall()]
-
-    return run_exact(mode, run)
+    if mode == "e8" and (bucket_ms is None or bucket_ms % HOUR_MS == 0):
+        sp = spans(cut)
+        parts = _rollup_parts("income", sp, bucket_ms)
+        if parts:
+            try:
+                got = [_income_rollup(conn, p, by, bucket_ms) for p in parts]
+                got += [_income_rows(conn, edge, by, bucket_ms, "e8") for edge in sp.rows]
+                return _merge_income(got)
+            except sqlite3.OperationalError as exc:
+                if "overflow" not in str(exc):
+                    raise
+                mode = "dec"
+    return _income_rows(conn, cut, by, bucket_ms, mode)
