@@ -112,6 +112,17 @@ class TestBackfillOptions:
                 only = await r.engine.start_backfill(days=1, symbols=["ETHUSDT"])
                 await r.engine.run_jobs()
                 assert json.loads(r.reader.job(only).progress)["symbols"] == ["ETHUSDT"]
+                # Later passes follow the symbols with activity, not the whole sweep.
+                with_rows = {
+                    s
+                    for (s,) in r.engine.ctx.query(
+                        "SELECT symbol FROM trades UNION SELECT symbol FROM orders "
+                        "UNION SELECT symbol FROM income WHERE symbol != ''"
+                    )
+                }
+                report = await r.engine.run_once()
+                assert report.errors == []
+                assert 0 < report.symbols <= len(with_rows) < len(swept)
 
     async def test_paused_job_waits_then_finishes(self, short_tmp: Path) -> None:
         """A paused engine's job sends nothing until resumed, then completes."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -141,3 +142,25 @@ class TestControl:
                 assert sim.stats()["requests_total"] == requests
                 conn_rows = r.engine.ctx.query("SELECT status, detail FROM accounts")
                 assert conn_rows[0][0] == "stopped"
+
+
+class TestPriorities:
+    """Incremental work is served before backfill inside the one budget."""
+
+    async def test_pass_overtakes_running_backfill(self, short_tmp: Path) -> None:
+        """A pass started during a long backfill finishes while the backfill still runs."""
+        cfg = sync_config(request_rate_per_sec=30.0, request_burst=2)
+        with running_sim(seed=15, days=1, symbols_listed=40, symbols_active=2,
+                         trades_per_day=20) as sim:  # fmt: skip
+            async with rig(sim, short_tmp / "h.db", config=cfg) as r:
+                await r.engine.start()
+                job_id = await r.engine.start_backfill(days=14, all_symbols=True)
+                jobs = asyncio.create_task(r.engine.run_jobs())
+                await asyncio.sleep(1.0)  # the backfill is queueing requests by now
+                report = await r.engine.run_once()
+                job = r.reader.job(job_id)
+                assert report.errors == []
+                assert job is not None and job.state == "running"
+                progress = json.loads(job.progress)
+                assert progress["windows_done"] < progress["windows_total"]
+                assert await asyncio.wait_for(jobs, 60) == 1

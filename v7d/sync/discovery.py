@@ -15,14 +15,15 @@ position) and that was not seen on the stream.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from v7d.store.records import Income, SymbolInfo
+from v7d.store.records import Income, Record, SymbolInfo
 
 __all__ = [
     "UNIVERSES",
     "active_symbols_from_positions",
+    "activity_registry",
     "listed_perpetuals",
     "symbols_from_income",
     "universe_symbols",
@@ -78,3 +79,16 @@ def universe_symbols(
     if universe == "all":
         chosen |= set(listed)
     return sorted(s for s in chosen if s)
+
+
+def activity_registry(account: str, records: Sequence[Record]) -> list[SymbolInfo]:
+    """Registry rows for the symbols these fetched rows show activity on (``active_ms`` =
+    the newest row's time), so later passes keep syncing exactly the symbols that had
+    activity — not every symbol an ``--all-symbols`` sweep looked at."""
+    newest: dict[str, int] = {}
+    for r in records:
+        symbol = getattr(r, "symbol", "")
+        when = int(getattr(r, "time", 0) or 0)
+        if symbol and when > newest.get(symbol, 0):
+            newest[symbol] = when
+    return [SymbolInfo(account, s, active_ms=t) for s, t in sorted(newest.items())]

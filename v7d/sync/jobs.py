@@ -24,10 +24,11 @@ from typing import Any
 import structlog
 
 from v7d.errors import AuthError, BadRequest, ExchangeError
-from v7d.store.records import CoverageMark, JobState, Record, SymbolInfo, WriteBatch
+from v7d.store.records import CoverageMark, JobState, Record, WriteBatch
 from v7d.sync.context import SyncContext
 from v7d.sync.discovery import (
     active_symbols_from_positions,
+    activity_registry,
     listed_perpetuals,
     symbols_from_income,
     universe_symbols,
@@ -43,7 +44,12 @@ from v7d.sync.plan import (
 from v7d.sync.progress import JobParams, JobProgress
 from v7d.sync.report import Tally
 
-__all__ = ["ACCOUNT_ENDPOINTS", "BackfillJob", "new_backfill_state", "plan_phase"]
+__all__ = [
+    "ACCOUNT_ENDPOINTS",
+    "BackfillJob",
+    "new_backfill_state",
+    "plan_phase",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -219,7 +225,7 @@ class BackfillJob:
         else:
             p.page = dict(pos)
         p.update_eta(self._active_ms())
-        return [self._row("running")]
+        return [*activity_registry(self.ctx.account, page.records), self._row("running")]
 
     async def _enter_symbols_phase(self) -> None:
         """Fix the symbol list (discovered + configured + asked), plan the second phase."""
@@ -231,9 +237,7 @@ class BackfillJob:
         windows, expired, notes = plan_phase(self.params, "symbols", symbols)
         self.progress.windows_total = self.progress.windows_done + len(windows)
         self.progress.expired += notes
-        now = self.ctx.now_ms()
-        registry = [SymbolInfo(self.ctx.account, s, active_ms=now) for s in symbols]
-        await self._save("running", coverage=self._own(expired), extra=registry)
+        await self._save("running", coverage=self._own(expired))
 
     async def _choose_symbols(self) -> list[str]:
         ctx = self.ctx

@@ -33,6 +33,7 @@ from v7d.store.records import MetaItem, Position, Record, SymbolInfo, WriteBatch
 from v7d.sync.context import SyncContext
 from v7d.sync.discovery import (
     active_symbols_from_positions,
+    activity_registry,
     listed_perpetuals,
     symbols_from_income,
     universe_symbols,
@@ -125,15 +126,15 @@ class IncrementalPass:
 
     async def _sync(self, endpoint: str, symbol: str, now_ms: int) -> None:
         start = self.range_start(endpoint, symbol, now_ms)
-        hook = self._collect_symbols if endpoint == "income" else None
         for w in plan_windows(endpoint, symbol, start, now_ms):
-            await self.pager.run_window(w, priority=self.priority, hook=hook)
+            await self.pager.run_window(w, priority=self.priority, hook=self._collect_symbols)
 
     def _collect_symbols(
         self, _w: Window, _pos: dict[str, Any], _done: bool, page: Page
     ) -> Sequence[Record]:
+        # Income names the active symbols; any fetched row keeps its symbol active.
         self.discovered |= symbols_from_income(page.records)
-        return ()
+        return activity_registry(self.ctx.account, page.records)
 
     def _oldest_unconfirmed(self, endpoint: str, symbol: str, now_ms: int) -> int | None:
         """Creation time of the oldest order REST has yet to confirm, for reaching back.
@@ -171,7 +172,6 @@ class IncrementalPass:
         registry = ctx.reader.symbols(ctx.account)
         known = {s.symbol for s in registry if s.active_ms > 0}
         known |= {sym for sym, _id, _t in ctx.reader.open_orders(ctx.account)}
-        known |= {c.symbol for c in ctx.reader.cursors(ctx.account) if c.symbol}
         known |= self.discovered | ctx.stream_symbols
         listed: set[str] = set()
         if cfg.universe == "all":
