@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -64,6 +65,8 @@ class TestStream:
                     problems = diff_against_truth(store_view(r.db, 0, now), sim.truth(None, now))
                     assert problems == [], problems[:20]
                     status = r.engine.status()
+                    text = json.dumps(status)  # JSON-able as it is
+                    assert sim.secret not in text and sim.api_key not in text
                     assert status["stream"]["messages"] > 0
                     assert status["parse_errors"] == 0
                     assert max(r.engine.ingest.latencies_ms) < 1000
