@@ -45,35 +45,46 @@ class _OrderTally:
     with_fills: int = 0
     ratio_sum: Decimal = Decimal(0)
     ratio_n: int = 0
-    slippage: list[Decimal] = field(default_factory=list)
+    slippage_n: int = 0
+    slippage_sum: Decimal = Decimal(0)
 
-    def add(self, status: str, side: str, orig: str, executed: str, price: str, avg: str,
-            stop: str) -> None:  # fmt: skip
-        self.counts[status] += 1
-        done = float(executed or 0)
-        want = float(orig or 0)
-        if status in FINAL_ORDER_STATUSES and want > 0:
-            self.ratio_n += 1
-            if done >= want:
-                self.ratio_sum += 1
-            elif done > 0:  # only partly filled orders need a division
-                self.ratio_sum += Decimal(executed) / Decimal(orig)
-        if done > 0:
-            self.with_fills += 1
-            if avg == price and float(price or 0) > 0:
-                self.slippage.append(Decimal(0))  # filled exactly at its limit: no division
-            elif (s := slippage_bps(side, avg, price, stop)) is not None:
-                self.slippage.append(s)
+
+_DONE = "CAST(o.executed_qty AS REAL)"
+_WANT = "CAST(o.orig_qty AS REAL)"
+# Filled exactly at its own positive limit price: slippage 0, no division needed.
+_AT_LIMIT = "(o.avg_price = o.price AND CAST(o.price AS REAL) > 0)"
+_FINAL = "o.status IN ({})".format(", ".join(f"'{s}'" for s in sorted(FINAL_ORDER_STATUSES)))
 
 
 def _tally(conn: sqlite3.Connection, where: str, params: list[Any]) -> _OrderTally:
-    sql = (
-        "SELECT o.status, o.side, o.orig_qty, o.executed_qty, o.price, o.avg_price, "
-        f"o.stop_price FROM orders o WHERE {where}"
+    # SQL counts what needs no arithmetic (statuses, fully filled orders, fills at the
+    # limit price); only partly filled final orders (fill ratio) and fills away from the
+    # limit price (slippage) reach Python, as rows, for the exact Decimal divisions.
+    counts_sql = (
+        f"SELECT o.status, COUNT(*), SUM({_DONE} > 0), SUM({_WANT} > 0), "
+        f"SUM({_WANT} > 0 AND {_DONE} >= {_WANT}), SUM({_DONE} > 0 AND {_AT_LIMIT}) "
+        f"FROM orders o WHERE {where} GROUP BY o.status"
     )
     tally = _OrderTally()
-    for row in conn.execute(sql, params):
-        tally.add(*row)
+    for status, n, with_fills, want_n, full_n, at_limit_n in conn.execute(counts_sql, params):
+        tally.counts[status] += n
+        tally.with_fills += with_fills
+        tally.slippage_n += at_limit_n
+        if status in FINAL_ORDER_STATUSES:
+            tally.ratio_n += want_n
+            tally.ratio_sum += full_n
+    rows_sql = (
+        "SELECT o.status, o.side, o.orig_qty, o.executed_qty, o.price, o.avg_price, "
+        f"o.stop_price FROM orders o WHERE {where} AND {_DONE} > 0 AND (NOT {_AT_LIMIT} OR "
+        f"({_FINAL} AND {_WANT} > {_DONE}))"
+    )
+    for status, side, orig, executed, price, avg, stop in conn.execute(rows_sql, params):
+        if status in FINAL_ORDER_STATUSES and float(orig or 0) > float(executed or 0):
+            tally.ratio_sum += Decimal(executed) / Decimal(orig)
+        at_limit = avg == price and float(price or 0) > 0
+        if not at_limit and (slip := slippage_bps(side, avg, price, stop)) is not None:
+            tally.slippage_n += 1
+            tally.slippage_sum += slip
     return tally
 
 
@@ -106,7 +117,6 @@ def execution_quality(conn: sqlite3.Connection, cut: Cut) -> dict[str, Any]:
     total = sum(counts.values())
     finals = sum(n for s, n in counts.items() if s in FINAL_ORDER_STATUSES)
     first, full = _fill_times(conn, where, params)
-    slips = t.slippage
     return {
         "orders": total,
         "final_orders": finals,
@@ -118,7 +128,7 @@ def execution_quality(conn: sqlite3.Connection, cut: Cut) -> dict[str, Any]:
         "time_to_first_fill_ms": {"n": len(first), "mean": mean_ms(first), "p90": p90(first)},
         "time_to_full_fill_ms": {"n": len(full), "mean": mean_ms(full), "p90": p90(full)},
         "slippage_bps": {
-            "n": len(slips),
-            "mean": bps_str(sum(slips, Decimal(0)) / len(slips)) if slips else None,
+            "n": t.slippage_n,
+            "mean": bps_str(t.slippage_sum / t.slippage_n) if t.slippage_n else None,
         },
     }

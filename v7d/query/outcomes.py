@@ -20,7 +20,14 @@ from v7d.query.cuts import Cut
 from v7d.query.numbers import Mode, dec, dec_str, num, ratio_str, sum_expr
 from v7d.query.sums import exact_mode, run_exact
 
-__all__ = ["Drawdown", "closing_results", "closing_stats", "curve_points", "drawdown"]
+__all__ = [
+    "Drawdown",
+    "closing_block",
+    "closing_results",
+    "closing_stats",
+    "curve_points",
+    "drawdown",
+]
 
 _SAME = "t.commission_asset = t.margin_asset"
 
@@ -28,10 +35,19 @@ _SAME = "t.commission_asset = t.margin_asset"
 Num = int | Decimal  # e8 integers in the fast mode, Decimal in the exact fallback
 
 
+def _closing_group_by(cut: Cut) -> str:
+    # Without a window the covering per-order index delivers the groups in its order (no
+    # sort); a window's fills come from the time index, where the integer order id first
+    # makes the sort cheaper.
+    if cut.start_ms is None and cut.end_ms is None:
+        return "t.account, t.symbol, t.order_id"
+    return "t.order_id, t.symbol, t.account"
+
+
 def closing_results(
     conn: sqlite3.Connection, cut: Cut, mode: Mode | None = None
 ) -> dict[str, list[Num]]:
-    """Result of every closing order in the cut, per margin asset (in order-id order).
+    """Result of every closing order in the cut, per margin asset.
 
     Values are e8 integers or Decimals (see :func:`v7d.query.numbers.num`).
     """
@@ -39,11 +55,9 @@ def closing_results(
 
     def run(m: Mode) -> list[Any]:
         # margin_asset is a function of the symbol: a bare column, not a GROUP BY key.
-        # The integer order id first makes the sort of a window's fills cheaper.
-        nonzero = "t.realized_pnl_e8 != 0" if m == "e8" else "CAST(t.realized_pnl AS REAL) != 0"
         sql = (
             f"SELECT t.margin_asset, {_net(m)} FROM trades t WHERE {where} "
-            f"GROUP BY t.order_id, t.symbol, t.account HAVING SUM({nonzero}) > 0"
+            f"GROUP BY {_closing_group_by(cut)} HAVING SUM({_nonzero(m)}) > 0"
         )
         return conn.execute(sql, params).fetchall()
 
@@ -58,23 +72,62 @@ def closing_results(
     return dict(out)
 
 
+def _nonzero(m: Mode) -> str:
+    return "t.realized_pnl_e8 != 0" if m == "e8" else "CAST(t.realized_pnl AS REAL) != 0"
+
+
+def closing_block(
+    conn: sqlite3.Connection, cut: Cut, mode: Mode | None = None
+) -> dict[str, dict[str, Any]]:
+    """The ``closing`` block of a summary: :func:`closing_stats` per margin asset.
+
+    In the e8 mode SQL adds the per-order results up (counts and sums of wins and
+    losses), so no per-order row reaches Python; the Decimal mode (and an overflow)
+    goes through :func:`closing_results`.
+    """
+    mode = mode or exact_mode(conn, "trade_hourly", cut)
+    if mode == "e8":
+        where, params = cut.trade_where("t")
+        sql = (
+            "SELECT a, COUNT(*), SUM(r > 0), SUM(r < 0), SUM(CASE WHEN r > 0 THEN r END), "
+            "SUM(CASE WHEN r < 0 THEN r END) FROM ("
+            f"SELECT t.margin_asset AS a, {_net('e8')} AS r FROM trades t WHERE {where} "
+            f"GROUP BY {_closing_group_by(cut)} HAVING SUM({_nonzero('e8')}) > 0"
+            ") GROUP BY a ORDER BY a"
+        )
+        try:
+            rows = conn.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "overflow" not in str(exc):
+                raise
+            mode = "dec"
+        else:
+            return {
+                a: _closing_answer(n, w, lo, dec(won), dec(lost)) for a, n, w, lo, won, lost in rows
+            }
+    results = closing_results(conn, cut, mode)
+    return {a: closing_stats(v) for a, v in sorted(results.items())}
+
+
 def closing_stats(results: Iterable[Num]) -> dict[str, Any]:
     """Win rate, average win/loss, profit factor and expectancy of closing orders."""
     values = list(results)
     wins = [v for v in values if v > 0]
     losses = [v for v in values if v < 0]
-    won, lost = dec(sum(wins)), dec(sum(losses))
-    n = len(values)
+    return _closing_answer(len(values), len(wins), len(losses), dec(sum(wins)), dec(sum(losses)))
+
+
+def _closing_answer(n: int, n_won: int, n_lost: int, won: Decimal, lost: Decimal) -> dict[str, Any]:
     return {
         "closing_orders": n,
-        "wins": len(wins),
-        "losses": len(losses),
-        "breakeven": n - len(wins) - len(losses),
+        "wins": n_won,
+        "losses": n_lost,
+        "breakeven": n - n_won - n_lost,
         "gross_profit": dec_str(won),
         "gross_loss": dec_str(lost),
-        "win_rate": ratio_str(Decimal(len(wins)), Decimal(n)),
-        "avg_win": ratio_str(won, Decimal(len(wins))),
-        "avg_loss": ratio_str(lost, Decimal(len(losses))),
+        "win_rate": ratio_str(Decimal(n_won), Decimal(n)),
+        "avg_win": ratio_str(won, Decimal(n_won)),
+        "avg_loss": ratio_str(lost, Decimal(n_lost)),
         "profit_factor": ratio_str(won, -lost),
         "expectancy": ratio_str(won + lost, Decimal(n)),
     }
@@ -131,7 +184,7 @@ def _add_funding(
     def run(m: Mode) -> list[Any]:
         sql = (
             f"SELECT i.asset, i.time, {sum_expr(m, 'i.income')} FROM income i "
-            f"WHERE {where} AND i.income_type = 'FUNDING_FEE' GROUP BY 1, 2"
+            f"WHERE {where} AND i.income_type = 'FUNDING_FEE' GROUP BY 1, 2 ORDER BY 1, 2"
         )
         return conn.execute(sql, params).fetchall()
 
@@ -143,10 +196,31 @@ def _add_funding(
             # An overflow retry left the two in different units: both to Decimal.
             curve = [(t, dec(v)) for t, v in curve]
             rows = [(t, dec(v)) for t, v in rows]
-        per = dict(curve)
-        for t, v in rows:
-            per[t] = per[t] + v if t in per else v
-        curves[asset] = sorted(per.items())
+        curves[asset] = _merge_points(curve, rows)
+
+
+def _merge_points(a: list[tuple[int, Num]], b: list[tuple[int, Num]]) -> list[tuple[int, Num]]:
+    """Two time-ordered point lists as one, changes at the same time added (linear: the
+    trade curve can hold millions of points, funding a few per day)."""
+    out: list[tuple[int, Num]] = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        if a[i][0] < b[j][0]:
+            k = i
+            while k < len(a) and a[k][0] < b[j][0]:
+                k += 1
+            out.extend(a[i:k])
+            i = k
+        elif b[j][0] < a[i][0]:
+            out.append(b[j])
+            j += 1
+        else:
+            out.append((a[i][0], a[i][1] + b[j][1]))
+            i += 1
+            j += 1
+    out.extend(a[i:])
+    out.extend(b[j:])
+    return out
 
 
 @dataclass(frozen=True, slots=True)

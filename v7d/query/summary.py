@@ -17,7 +17,7 @@ from v7d.query.coverage import coverage_block
 from v7d.query.cuts import Cut
 from v7d.query.execution import execution_quality
 from v7d.query.numbers import bps_str, dec_str, ratio_str
-from v7d.query.outcomes import closing_results, closing_stats, curve_points, drawdown
+from v7d.query.outcomes import closing_block, curve_points, drawdown
 from v7d.query.sums import (
     IncomeSum,
     TradeGroup,
@@ -121,7 +121,6 @@ def summary(conn: sqlite3.Connection, cut: Cut, *, now_ms: int | None = None) ->
     by_side: dict[str, list[TradeGroup]] = defaultdict(list)
     for g in groups:
         by_side[g.key[0]].append(g)
-    outcomes = closing_results(conn, cut, mode)
     curves = curve_points(conn, cut, attributable, mode, {g.margin_asset for g in groups})
     return {
         "cut": cut.as_dict(),
@@ -130,7 +129,7 @@ def summary(conn: sqlite3.Connection, cut: Cut, *, now_ms: int | None = None) ->
         "commission_by_asset": _commission_by_asset(groups),
         "income_by_type": _income_by_type(incomes, attributable),
         "by_side": {s: asset_figures(gs, None) for s, gs in sorted(by_side.items())},
-        "closing": {a: closing_stats(v) for a, v in sorted(outcomes.items())},
+        "closing": closing_block(conn, cut, mode),
         "drawdown": {a: drawdown(p).as_dict() for a, p in sorted(curves.items())},
         "execution": execution_quality(conn, cut),
         "coverage": coverage_block(

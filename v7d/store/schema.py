@@ -472,6 +472,11 @@ def _m2_daily_rollups(conn: sqlite3.Connection) -> None:
         DROP INDEX trades_order;
         CREATE INDEX trades_order ON trades (account, symbol, order_id, margin_asset,
             realized_pnl_e8, commission_e8, commission_asset, side, position_side, time);
+        -- The same for the net-PnL curve, which walks the fills in time order: the
+        -- all-symbol time index carries the curve's columns after its keyset columns.
+        DROP INDEX trades_time;
+        CREATE INDEX trades_time ON trades (account, time, symbol, id, margin_asset,
+            realized_pnl_e8, commission_e8, commission_asset, side, position_side);
 
         INSERT INTO trade_daily
             SELECT account, symbol, {day}, side, position_side, margin_asset,
