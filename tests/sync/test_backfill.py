@@ -92,6 +92,29 @@ class TestUncertainBehaviour:
                 assert problems == [], problems[:20]
 
 
+class TestSpedUpClock:
+    """With the simulator's clock sped up, retention edges fall inside the history."""
+
+    async def test_retention_edges_inside_history(self, short_tmp: Path) -> None:
+        """Refused ranges become expired marks; everything still retrievable is stored."""
+        with running_sim(seed=16, days=2, symbols_listed=30, symbols_active=4,
+                         trades_per_day=300, time_scale=1000) as sim:  # fmt: skip
+            async with rig(sim, short_tmp / "h.db") as r:
+                job_id = await r.engine.start_backfill(days=3)
+                await r.engine.run_jobs()
+                job = r.reader.job(job_id)
+                assert job is not None and job.state == "done", job
+                expired = json.loads(job.progress)["expired"]
+                assert {e["endpoint"] for e in expired} >= {"income", "userTrades"}
+                sim.add_activity(kind="fill", symbol="BTCUSDT", fills=2)
+                assert (await r.engine.run_once()).errors == []
+                now = int(time.time() * 1000)
+                truth = sim.truth(None, now)
+                assert any(not t["retrievable"] for t in truth["trades"])
+                problems = diff_against_truth(store_view(r.db, 0, now), truth)
+                assert problems == [], problems[:20]
+
+
 class TestBackfillOptions:
     """--all-symbols sweeps the listed perpetuals; --symbols limits the sweep; pause holds."""
 

@@ -46,8 +46,9 @@ class _Writer(Protocol):
 
 
 #: Step past the exchange's retention edge when it refused a start time: its edge moves
-#: forward while we retry.
-RETENTION_EDGE_MS = 60_000
+#: forward while we retry (a second refusal moves again). Small, so that rows still
+#: retrievable just after the edge are not given up.
+RETENTION_EDGE_MS = 1_000
 
 _LEGAL_RANGE = re.compile(r"legal range is '?(\d{12,14})\s*-\s*(\d{12,14})")
 

@@ -58,8 +58,9 @@ RETENTION_MS: dict[str, int] = {
 UNFILLED_CANCEL_RETENTION_MS = 3 * DAY_MS
 
 #: Never ask right at the retention edge: the request takes time to arrive and the
-#: exchange's idea of "now" may run ahead of ours; an hour of margin costs nothing.
-RETENTION_SAFETY_MS = 3_600_000
+#: exchange's idea of "now" may run ahead of ours. Five minutes covers both; a refusal
+#: (-1100 "legal range") is still handled by moving the start to the edge it names.
+RETENTION_SAFETY_MS = 300_000
 
 #: Endpoints fetched per symbol (``symbol`` is a required parameter of each).
 PER_SYMBOL_ENDPOINTS = ("userTrades", "allOrders", "allAlgoOrders")
