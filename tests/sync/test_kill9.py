@@ -4,9 +4,11 @@ the weight of an uninterrupted run."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -34,12 +36,28 @@ def _start(sim: SimHandle, db: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def _wait_first_request(sim: SimHandle, before: int) -> float:
-    """Block until the worker has sent its first request; returns that moment."""
+def _position(db: Path) -> tuple[Any, ...] | None:
+    """Where the job stands (phase, window, page), from its committed progress row."""
+    if not db.exists():
+        return None
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        row = conn.execute("SELECT progress FROM jobs").fetchone()
+    except sqlite3.OperationalError:
+        return None  # not created yet
+    finally:
+        conn.close()
+    if row is None:
+        return None
+    p = json.loads(row[0])
+    return (p["phase"], p["next_window"], json.dumps(p["page"], sort_keys=True))
+
+
+def _wait_progress(proc: subprocess.Popen[bytes], db: Path, since: Any) -> None:
+    """Block until the worker has committed at least one more page (or exited)."""
     deadline = time.monotonic() + 60
-    while sim.stats()["requests_total"] == before and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return time.monotonic()
+    while _position(db) == since and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 def _weight(sim: SimHandle) -> int:
@@ -68,22 +86,19 @@ class TestKill9:
         with running_sim(seed=21, days=3, symbols_listed=40, symbols_active=6,
                          trades_per_day=4000, sweep_fills=1200) as sim:  # fmt: skip
             w0 = _weight(sim)
-            proc = _start(sim, short_tmp / "clean.db")
-            started = _wait_first_request(sim, sim.stats()["requests_total"])
-            _finish(proc, short_tmp / "clean.db")
-            work_s = time.monotonic() - started
+            _finish(_start(sim, short_tmp / "clean.db"), short_tmp / "clean.db")
             clean_weight = _weight(sim) - w0
 
             db = short_tmp / "killed.db"
             w1 = _weight(sim)
             kills = 0
             while kills < 5:
-                before = sim.stats()["requests_total"]
+                since = _position(db)
                 proc = _start(sim, db)
-                _wait_first_request(sim, before)
-                # A random moment of the work: in all, the five kills take at most about
-                # two thirds of an uninterrupted run's working time.
-                time.sleep(rng.uniform(0.02, work_s / 7))
+                # A random moment after this run has committed at least one page: every
+                # kill interrupts real work, and the job always moves forward.
+                _wait_progress(proc, db, since)
+                time.sleep(rng.uniform(0.0, 0.15))
                 if proc.poll() is not None:
                     break  # it finished before the kill: nothing left to interrupt
                 proc.send_signal(signal.SIGKILL)
