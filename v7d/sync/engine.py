@@ -182,6 +182,8 @@ class SyncEngine:
         return self._running and time.monotonic() - self._beat < 30.0
 
     async def _supervise(self, name: str, factory: Callable[[], Awaitable[None]]) -> None:
+        # Each sub-task runs in its own task (its own context copy): bind who is logging.
+        structlog.contextvars.bind_contextvars(account=self.account, task=name)
         delay = 1.0
         while True:
             try:
