@@ -151,7 +151,7 @@ def _rollups_equal_rows(conn: sqlite3.Connection) -> None:
 class TestMigration2:
     def test_v1_database_with_rows_migrates_to_group_by_over_rows(self, tmp_path: Path) -> None:
         """A version-1 store with rows gets daily rollups equal to its rows, and the covering
-        per-order and time indexes."""
+        per-order, time and order-event indexes."""
         from v7d.store.records import WriteBatch
         from v7d.store.upserts import MarginAssets
         from v7d.store.writer import apply_batch
@@ -165,6 +165,9 @@ class TestMigration2:
             cols = [r[2] for r in conn.execute(f"PRAGMA index_info({index})")]
             assert cols[: len(lead)] == lead, index
             assert {"realized_pnl_e8", "commission_e8", "margin_asset"} <= set(cols), index
+        cols = [r[2] for r in conn.execute("PRAGMA index_info(order_events_order)")]
+        assert cols[:3] == ["account", "order_id", "event_time"]
+        assert {"symbol", "execution_type", "status", "transaction_time"} <= set(cols)
 
     def test_triggers_keep_rollups_equal_after_migration(self, tmp_path: Path) -> None:
         """Inserts, and REST rows replacing stream rows, keep every rollup equal to the rows."""

@@ -478,6 +478,12 @@ def _m2_daily_rollups(conn: sqlite3.Connection) -> None:
         CREATE INDEX trades_time ON trades (account, time, symbol, id, margin_asset,
             realized_pnl_e8, commission_e8, commission_asset, side, position_side);
 
+        -- Fill times join each order to its events: the per-order event index carries
+        -- the columns they read.
+        DROP INDEX order_events_order;
+        CREATE INDEX order_events_order ON order_events (account, order_id, event_time,
+            symbol, execution_type, status, transaction_time);
+
         INSERT INTO trade_daily
             SELECT account, symbol, {day}, side, position_side, margin_asset,
                    commission_asset, SUM(n), SUM(maker_n), SUM(qty_e8), SUM(maker_qty_e8),
