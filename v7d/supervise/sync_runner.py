@@ -252,11 +252,12 @@ class SyncRunner:
             )
         run.rest = BinanceRest(
             rest_url=cfg.exchange.resolved_rest_url,
-            # The client's Credentials protocol declares plain (settable) attributes; the
-            # frozen dataclass satisfies it at run time.
             credentials=credentials,
             budget=self.budget,
             account=run.name,
+            # The sync engine's context owns the retry policy for transient faults; the
+            # client only resyncs the clock, so a call is never retried attempts² times.
+            retry_attempts=1,
         )
         await run.rest.open()
         # A fresh engine after each crash: everything worth keeping (cursors, jobs, the
