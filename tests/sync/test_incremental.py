@@ -87,18 +87,20 @@ class TestOpenOrders:
                 made = sim.add_activity(kind="limit", symbol="BTCUSDT")
                 oid = made["orders"][0]
                 await r.engine.run_once()
-                opens = {i for _s, i, _t in r.reader.open_orders("default")}
-                assert oid in opens
+                # Order ids are per symbol: compare (symbol, id) pairs.
+                opens = {(s, i) for s, i, _t in r.reader.open_orders("default")}
+                assert ("BTCUSDT", oid) in opens
                 await asyncio.sleep(0.5)  # the order's time is now behind every cursor
                 await r.engine.run_once()
                 filled = sim.add_activity(kind="fill_open", symbol="BTCUSDT")["orders"][0]
-                assert filled in opens  # the oldest open LIMIT order, seen NEW before
+                assert ("BTCUSDT", filled) in opens  # the oldest open LIMIT order, seen NEW
                 await asyncio.sleep(0.3)
                 await r.engine.run_once()
                 now = _now()
                 problems = diff_against_truth(store_view(r.db, 0, now), sim.truth(None, now))
                 assert problems == [], problems[:20]
-                assert filled not in {i for _s, i, _t in r.reader.open_orders("default")}
+                still_open = {(s, i) for s, i, _t in r.reader.open_orders("default")}
+                assert ("BTCUSDT", filled) not in still_open
 
 
 class TestControl:
