@@ -13,6 +13,7 @@ import hashlib
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import fields
 from typing import Any
 
 from v7d.store.exact import to_e8
@@ -38,6 +39,8 @@ from v7d.store.records import (
 __all__ = ["MarginAssets", "apply_coverage", "apply_cursors", "upsert_records"]
 
 _KNOWN_QUOTES = ("USDT", "USDC", "FDUSD", "BUSD")
+
+_Upsert = Callable[[sqlite3.Connection, Sequence[Any], BatchResult, "MarginAssets"], None]
 
 
 class MarginAssets:
@@ -338,54 +341,18 @@ def _snapshot_upsert(table: str, key: tuple[str, ...], cols: tuple[str, ...]) ->
     )
 
 
-_POSITION_COLS = (
-    "account",
-    "symbol",
-    "position_side",
-    "position_amt",
-    "entry_price",
-    "break_even_price",
-    "mark_price",
-    "unrealized_profit",
-    "liquidation_price",
-    "notional",
-    "margin_asset",
-    "update_time",
-    "source",
-    "raw",
-)
-_POSITION_UPSERT = _snapshot_upsert(
-    "positions", ("account", "symbol", "position_side"), _POSITION_COLS
-)
-_BALANCE_COLS = (
-    "account",
-    "asset",
-    "wallet_balance",
-    "cross_wallet_balance",
-    "available_balance",
-    "update_time",
-    "source",
-    "raw",
-)
-_BALANCE_UPSERT = _snapshot_upsert("balances", ("account", "asset"), _BALANCE_COLS)
+def _snapshot(table: str, key: tuple[str, ...], record: type) -> _Upsert:
+    """The newest-wins upsert of a snapshot table whose columns are ``record``'s fields."""
+    cols = tuple(f.name for f in fields(record))
+    sql = _snapshot_upsert(table, key, cols)
 
+    def upsert(
+        conn: sqlite3.Connection, rows: Sequence[Any], res: BatchResult, _: MarginAssets
+    ) -> None:
+        n = conn.executemany(sql, [{c: getattr(r, c) for c in cols} for r in rows]).rowcount
+        res.add(table, 0, n)
 
-def _positions(
-    conn: sqlite3.Connection, rows: Sequence[Position], res: BatchResult, _: MarginAssets
-) -> None:
-    n = conn.executemany(
-        _POSITION_UPSERT, [{c: getattr(p, c) for c in _POSITION_COLS} for p in rows]
-    ).rowcount
-    res.add("positions", 0, n)
-
-
-def _balances(
-    conn: sqlite3.Connection, rows: Sequence[Balance], res: BatchResult, _: MarginAssets
-) -> None:
-    n = conn.executemany(
-        _BALANCE_UPSERT, [{c: getattr(b, c) for c in _BALANCE_COLS} for b in rows]
-    ).rowcount
-    res.add("balances", 0, n)
+    return upsert
 
 
 def _stream_events(
@@ -498,8 +465,6 @@ def _meta(
     res.add("meta", 0, n)
 
 
-_Upsert = Callable[[sqlite3.Connection, Sequence[Any], BatchResult, MarginAssets], None]
-
 # Symbols first: their margin assets feed the trades of the same batch.
 _ORDERED: tuple[tuple[type, _Upsert], ...] = (
     (SymbolInfo, _symbols),
@@ -509,8 +474,8 @@ _ORDERED: tuple[tuple[type, _Upsert], ...] = (
     (OrderEvent, _order_events),
     (Income, _income),
     (AlgoOrder, _algo_orders),
-    (Position, _positions),
-    (Balance, _balances),
+    (Position, _snapshot("positions", ("account", "symbol", "position_side"), Position)),
+    (Balance, _snapshot("balances", ("account", "asset"), Balance)),
     (StreamEvent, _stream_events),
     (JobState, _jobs),
     (MetaItem, _meta),
