@@ -13,7 +13,7 @@ help:
 	@echo "make test          the whole test suite (what CI runs)"
 	@echo "make test-systemd  only the real-systemd container tests"
 	@echo "make chaos|soak    long fault-injection and soak runs (marker: slow)"
-	@echo "make lint          ruff"
+	@echo "make lint          ruff check, ruff format --check, mypy --strict"
 	@echo "make bench         benchmarks in bench/, printed as tables"
 	@echo "make deb           build the Debian package into packaging/out/"
 
@@ -48,6 +48,7 @@ soak: venv
 lint: venv
 	$(BIN)/ruff check v7d tests bench
 	$(BIN)/ruff format --check v7d tests bench
+	$(BIN)/mypy --strict --ignore-missing-imports v7d
 
 bench: venv
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
