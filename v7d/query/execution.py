@@ -62,17 +62,24 @@ def _tally(conn: sqlite3.Connection, source: str, where: str, params: list[Any])
     # limit price (slippage) reach Python, as rows, for the exact Decimal divisions.
     counts_sql = (
         f"SELECT o.status, COUNT(*), SUM({_DONE} > 0), SUM({_WANT} > 0), "
-        f"SUM({_WANT} > 0 AND {_DONE} >= {_WANT}), SUM({_DONE} > 0 AND {_AT_LIMIT}) "
+        f"SUM({_WANT} > 0 AND {_DONE} >= {_WANT}), SUM({_DONE} > 0 AND {_AT_LIMIT}), "
+        f"SUM({_DONE} > 0 AND (NOT {_AT_LIMIT} OR {_WANT} > {_DONE})) "
         f"FROM {source} WHERE {where} GROUP BY o.status"
     )
     tally = _OrderTally()
-    for status, n, with_fills, want_n, full_n, at_limit_n in conn.execute(counts_sql, params):
+    rest = 0  # an upper bound of the rows the second pass returns: none, no second pass
+    for status, n, with_fills, want_n, full_n, at_limit_n, rest_n in conn.execute(
+        counts_sql, params
+    ):
+        rest += rest_n
         tally.counts[status] += n
         tally.with_fills += with_fills
         tally.slippage_n += at_limit_n
         if status in FINAL_ORDER_STATUSES:
             tally.ratio_n += want_n
             tally.ratio_sum += full_n
+    if not rest:
+        return tally
     rows_sql = (
         "SELECT o.status, o.side, o.orig_qty, o.executed_qty, o.price, o.avg_price, "
         f"o.stop_price FROM {source} WHERE {where} AND {_DONE} > 0 AND (NOT {_AT_LIMIT} OR "
