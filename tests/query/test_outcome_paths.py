@@ -10,7 +10,13 @@ import pytest
 from tests.query.truth import DAY, HOUR, T0
 from v7d.query.api import HistoryQueryAPI
 from v7d.query.cuts import make_cut
-from v7d.query.outcomes import _merge_points, closing_block, closing_results, closing_stats
+from v7d.query.outcomes import (
+    _closing_source,
+    _merge_points,
+    closing_block,
+    closing_results,
+    closing_stats,
+)
 
 CUTS = [
     {},
@@ -19,6 +25,8 @@ CUTS = [
     {"start_ms": T0 + 2 * DAY, "end_ms": T0 + 3 * DAY},
     {"start_ms": T0 + 5 * HOUR + 3, "end_ms": T0 + DAY - 7},
     {"order_type": "LIMIT", "start_ms": T0 + 2 * DAY},
+    {"start_ms": T0 + 2 * DAY + 3 * HOUR + 5, "end_ms": T0 + 2 * DAY + 9 * HOUR},
+    {"symbol": "ETHUSDT", "start_ms": T0 + 4 * HOUR, "end_ms": T0 + 10 * HOUR - 1},
 ]
 
 
@@ -40,6 +48,24 @@ class TestClosingBlock:
         }
         assert closing_block(api._conn, cut, mode) == want  # type: ignore[arg-type]
         assert want, kw
+
+
+class TestClosingSource:
+    """Which index groups a cut's fills by order."""
+
+    def test_narrow_window_reads_the_time_index(self, api: HistoryQueryAPI) -> None:
+        """A few hours of three days go through the time index (symbol's when cut by one)."""
+        cut = make_cut(account="default", start_ms=T0 + 4 * HOUR, end_ms=T0 + 10 * HOUR)
+        assert _closing_source(api._conn, cut)[0] == "trades t INDEXED BY trades_time"
+        cut = make_cut(account="default", symbol="ETHUSDT", start_ms=T0 + 4 * HOUR,
+                       end_ms=T0 + 10 * HOUR)  # fmt: skip
+        assert _closing_source(api._conn, cut)[0] == "trades t INDEXED BY trades_symbol_time"
+
+    def test_all_history_and_wide_windows_read_the_order_index(self, api: HistoryQueryAPI) -> None:
+        """No window, or one holding most fills, scans the covering per-order index."""
+        for kw in ({}, {"start_ms": T0 + HOUR, "end_ms": T0 + 3 * DAY - HOUR}):
+            source, group_by = _closing_source(api._conn, make_cut(account="default", **kw))
+            assert (source, group_by) == ("trades t", "t.account, t.symbol, t.order_id")
 
 
 class TestMergePoints:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
 from v7d.query.cuts import Cut
 from v7d.query.numbers import Mode, dec, dec_str, num, ratio_str, sum_expr
-from v7d.query.sums import exact_mode, run_exact
+from v7d.query.sums import exact_mode, rollup_total, run_exact
 
 __all__ = [
     "Drawdown",
@@ -35,13 +35,33 @@ _SAME = "t.commission_asset = t.margin_asset"
 Num = int | Decimal  # e8 integers in the fast mode, Decimal in the exact fallback
 
 
-def _closing_group_by(cut: Cut) -> str:
-    # Without a window the covering per-order index delivers the groups in its order (no
-    # sort); a window's fills come from the time index, where the integer order id first
-    # makes the sort cheaper.
+# A window holding less than this share of the fills is read through a time index (then
+# sorted by order); a larger one through the covering per-order index, all of whose
+# entries are scanned (about 0.2 s per million fills) but which needs neither row lookups
+# nor a sort. Measured on the benchmark store: 7 days of 180 read 3x faster by time, 30
+# days about the same either way, 90 days 1.8x faster by order.
+_TIME_INDEX_SHARE = 6
+
+
+def _closing_source(conn: sqlite3.Connection, cut: Cut) -> tuple[str, str]:
+    """FROM and GROUP BY text for grouping the cut's fills by order.
+
+    Without a window, or with a wide one, the covering per-order index delivers the
+    groups in its order; a narrow window's fills come from the time index (the planner
+    would pick the per-order index whatever the window), where the integer order id
+    first makes the sort cheaper.
+    """
+    by_order = ("trades t", "t.account, t.symbol, t.order_id")
     if cut.start_ms is None and cut.end_ms is None:
-        return "t.account, t.symbol, t.order_id"
-    return "t.order_id, t.symbol, t.account"
+        return by_order
+    # Fills of the hours the window touches (an upper bound) against all of the account's
+    # (or symbol's): both from the rollups.
+    in_window = rollup_total(conn, "trade_hourly", cut, "n")
+    everything = rollup_total(conn, "trade_hourly", replace(cut, start_ms=None, end_ms=None), "n")
+    if in_window * _TIME_INDEX_SHARE >= everything:
+        return by_order
+    index = "trades_symbol_time" if cut.symbol is not None else "trades_time"
+    return f"trades t INDEXED BY {index}", "t.order_id, t.symbol, t.account"
 
 
 def closing_results(
@@ -52,12 +72,13 @@ def closing_results(
     Values are e8 integers or Decimals (see :func:`v7d.query.numbers.num`).
     """
     where, params = cut.trade_where("t")
+    source, group_by = _closing_source(conn, cut)
 
     def run(m: Mode) -> list[Any]:
         # margin_asset is a function of the symbol: a bare column, not a GROUP BY key.
         sql = (
-            f"SELECT t.margin_asset, {_net(m)} FROM trades t WHERE {where} "
-            f"GROUP BY {_closing_group_by(cut)} HAVING SUM({_nonzero(m)}) > 0"
+            f"SELECT t.margin_asset, {_net(m)} FROM {source} WHERE {where} "
+            f"GROUP BY {group_by} HAVING SUM({_nonzero(m)}) > 0"
         )
         return conn.execute(sql, params).fetchall()
 
@@ -88,11 +109,12 @@ def closing_block(
     mode = mode or exact_mode(conn, "trade_hourly", cut)
     if mode == "e8":
         where, params = cut.trade_where("t")
+        source, group_by = _closing_source(conn, cut)
         sql = (
             "SELECT a, COUNT(*), SUM(r > 0), SUM(r < 0), SUM(CASE WHEN r > 0 THEN r END), "
             "SUM(CASE WHEN r < 0 THEN r END) FROM ("
-            f"SELECT t.margin_asset AS a, {_net('e8')} AS r FROM trades t WHERE {where} "
-            f"GROUP BY {_closing_group_by(cut)} HAVING SUM({_nonzero('e8')}) > 0"
+            f"SELECT t.margin_asset AS a, {_net('e8')} AS r FROM {source} WHERE {where} "
+            f"GROUP BY {group_by} HAVING SUM({_nonzero('e8')}) > 0"
             ") GROUP BY a ORDER BY a"
         )
         try:

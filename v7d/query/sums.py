@@ -25,6 +25,7 @@ __all__ = [
     "TradeGroup",
     "exact_mode",
     "income_sums",
+    "rollup_total",
     "run_exact",
     "spans",
     "split_at",
@@ -86,22 +87,27 @@ def _bounds(cut: Cut, column: str, unit: int) -> tuple[str, list[Any]]:
     return " AND ".join(conds) or "1", params
 
 
-def inexact_rows(conn: sqlite3.Connection, table: str, cut: Cut) -> int:
-    """Rows without exact e8 twins in the hours the cut touches (from the rollups).
+def rollup_total(conn: sqlite3.Connection, table: str, cut: Cut, column: str) -> int:
+    """Sum of a rollup ``column`` over every hour the cut touches (its account and symbol).
 
     ``table`` names the kind (``trade_hourly`` or ``income_hourly``); the cut's whole days
-    are counted from the daily rollup, the other hours from the hourly one.
+    are read from the daily rollup, the other hours from the hourly one.
     """
     kind = table.split("_")[0]
     sp = spans(cut)
     parts = [] if sp.days is None else [(f"{kind}_daily", "day_ms", DAY_MS, sp.days)]
     parts += [(f"{kind}_hourly", "hour_ms", HOUR_MS, c) for c in sp.hours + sp.rows]
     total = 0
-    for tbl, column, unit, part in parts:
-        where, params = _bounds(part, column, unit)
-        sql = f"SELECT coalesce(SUM(inexact), 0) FROM {tbl} WHERE {where}"
+    for tbl, bucket, unit, part in parts:
+        where, params = _bounds(part, bucket, unit)
+        sql = f"SELECT coalesce(SUM({column}), 0) FROM {tbl} WHERE {where}"
         total += int(conn.execute(sql, params).fetchone()[0])
     return total
+
+
+def inexact_rows(conn: sqlite3.Connection, table: str, cut: Cut) -> int:
+    """Rows without exact e8 twins in the hours the cut touches (from the rollups)."""
+    return rollup_total(conn, table, cut, "inexact")
 
 
 def exact_mode(conn: sqlite3.Connection, table: str, cut: Cut) -> Mode:
