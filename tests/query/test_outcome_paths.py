@@ -83,3 +83,27 @@ class TestMergePoints:
         assert _merge_points([(2, Decimal("0.2"))], []) == [(2, Decimal("0.2"))]
         got = _merge_points([(2, Decimal("0.2"))], [(2, Decimal("0.1"))])
         assert got == [(2, Decimal("0.3"))]
+
+
+class TestIndexChoice:
+    """The narrow-index and covering-index readings of a cut give the same figures."""
+
+    @pytest.mark.parametrize(
+        "kw",
+        [{"symbol": "SOLUSDC"}, {"symbol": "BTCUSDT", "start_ms": T0 + 2 * DAY + 7},
+         {"start_ms": T0 + 2 * DAY + 3 * HOUR, "end_ms": T0 + 3 * DAY}],
+    )  # fmt: skip
+    def test_same_closing_and_drawdown(
+        self, api: HistoryQueryAPI, monkeypatch: pytest.MonkeyPatch, kw: dict[str, object]
+    ) -> None:
+        """Forcing every cut through the narrow indexes changes no closing or drawdown key."""
+        from v7d.query import outcomes
+
+        default = api.summary(**kw)
+        monkeypatch.setattr(outcomes, "_TIME_INDEX_SHARE", 0)  # every share is small
+        narrow = api.summary(**kw)
+        monkeypatch.setattr(outcomes, "_TIME_INDEX_SHARE", 10**6)  # no share is small
+        covering = api.summary(**kw)
+        for key in ("closing", "drawdown"):
+            assert narrow[key] == default[key] == covering[key], key
+        assert default["closing"], kw
