@@ -253,56 +253,54 @@ _SPECS: dict[str, _Spec] = {
 }
 
 
-async def _trades(p: WindowPager, w: Window, pos: dict[str, Any], prio: Any) -> list[Any]:
+async def _by_id_or_window(
+    fetch: Callable[..., Awaitable[list[Any]]],
+    id_kw: str,
+    p: WindowPager,
+    w: Window,
+    pos: dict[str, Any],
+    prio: Any,
+) -> list[Any]:
+    """One page of a per-symbol endpoint: by id once ``pos`` holds one, else by time window."""
     if "from_id" in pos:
-        rows: list[Any] = await p.rest.user_trades(
-            w.symbol, from_id=pos["from_id"], limit=p.limit, priority=prio
-        )
-        return rows
+        return await fetch(w.symbol, **{id_kw: pos["from_id"]}, limit=p.limit, priority=prio)
     start, end = request_bounds(w.start_ms, w.end_ms)
-    rows = await p.rest.user_trades(
-        w.symbol, start_ms=start, end_ms=end, limit=p.limit, priority=prio
+    return await fetch(w.symbol, start_ms=start, end_ms=end, limit=p.limit, priority=prio)
+
+
+async def _by_page(
+    fetch: Callable[..., Awaitable[list[Any]]],
+    p: WindowPager,
+    w: Window,
+    pos: dict[str, Any],
+    prio: Any,
+) -> list[Any]:
+    """One numbered page of an endpoint whose symbol is optional (empty = all symbols)."""
+    start, end = request_bounds(w.start_ms, w.end_ms)
+    return await fetch(
+        symbol=w.symbol or None,
+        start_ms=start,
+        end_ms=end,
+        page=int(pos.get("page", 1)),
+        limit=p.limit,
+        priority=prio,
     )
-    return rows
+
+
+async def _trades(p: WindowPager, w: Window, pos: dict[str, Any], prio: Any) -> list[Any]:
+    return await _by_id_or_window(p.rest.user_trades, "from_id", p, w, pos, prio)
 
 
 async def _orders(p: WindowPager, w: Window, pos: dict[str, Any], prio: Any) -> list[Any]:
-    if "from_id" in pos:
-        rows: list[Any] = await p.rest.all_orders(
-            w.symbol, order_id=pos["from_id"], limit=p.limit, priority=prio
-        )
-        return rows
-    start, end = request_bounds(w.start_ms, w.end_ms)
-    rows = await p.rest.all_orders(
-        w.symbol, start_ms=start, end_ms=end, limit=p.limit, priority=prio
-    )
-    return rows
+    return await _by_id_or_window(p.rest.all_orders, "order_id", p, w, pos, prio)
 
 
 async def _income(p: WindowPager, w: Window, pos: dict[str, Any], prio: Any) -> list[Any]:
-    start, end = request_bounds(w.start_ms, w.end_ms)
-    rows: list[Any] = await p.rest.income(
-        symbol=w.symbol or None,
-        start_ms=start,
-        end_ms=end,
-        page=int(pos.get("page", 1)),
-        limit=p.limit,
-        priority=prio,
-    )
-    return rows
+    return await _by_page(p.rest.income, p, w, pos, prio)
 
 
 async def _algo(p: WindowPager, w: Window, pos: dict[str, Any], prio: Any) -> list[Any]:
-    start, end = request_bounds(w.start_ms, w.end_ms)
-    rows: list[Any] = await p.rest.all_algo_orders(
-        symbol=w.symbol or None,
-        start_ms=start,
-        end_ms=end,
-        page=int(pos.get("page", 1)),
-        limit=p.limit,
-        priority=prio,
-    )
-    return rows
+    return await _by_page(p.rest.all_algo_orders, p, w, pos, prio)
 
 
 _FETCHERS: dict[str, Callable[[WindowPager, Window, dict[str, Any], Any], Awaitable[list[Any]]]] = {
