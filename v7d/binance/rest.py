@@ -205,10 +205,7 @@ class BinanceRest:
         params = _params(
             symbol=symbol, startTime=start_ms, endTime=end_ms, fromId=from_id, limit=limit
         )
-        return cast(
-            list[dict[str, Any]],
-            await self._call("userTrades", "fapiPrivateGetUserTrades", params, priority, list),
-        )
+        return await self._rows("userTrades", "fapiPrivateGetUserTrades", params, priority)
 
     async def all_orders(
         self,
@@ -227,10 +224,7 @@ class BinanceRest:
         params = _params(
             symbol=symbol, startTime=start_ms, endTime=end_ms, orderId=order_id, limit=limit
         )
-        return cast(
-            list[dict[str, Any]],
-            await self._call("allOrders", "fapiPrivateGetAllOrders", params, priority, list),
-        )
+        return await self._rows("allOrders", "fapiPrivateGetAllOrders", params, priority)
 
     async def order(self, symbol: str, order_id: int, *, priority: Priority = P) -> dict[str, Any]:
         """``GET /fapi/v1/order``; an order past retention raises ``OrderGone``. Weight 1.
@@ -238,10 +232,7 @@ class BinanceRest:
         https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/Query-Order
         """
         params = _params(symbol=symbol, orderId=order_id)
-        return cast(
-            dict[str, Any],
-            await self._call("order", "fapiPrivateGetOrder", params, priority, dict),
-        )
+        return await self._object("order", "fapiPrivateGetOrder", params, priority)
 
     async def open_orders(
         self, symbol: str | None = None, *, priority: Priority = P
@@ -252,10 +243,9 @@ class BinanceRest:
         """
         key = "openOrders" if symbol else "openOrdersAll"
         params = _params(symbol=symbol)
-        answer = await self._call(
-            key, "fapiPrivateGetOpenOrders", params, priority, list, path="openOrders"
+        return await self._rows(
+            key, "fapiPrivateGetOpenOrders", params, priority, path="openOrders"
         )
-        return cast(list[dict[str, Any]], answer)
 
     async def income(
         self,
@@ -280,10 +270,7 @@ class BinanceRest:
             page=page,
             limit=limit,
         )
-        return cast(
-            list[dict[str, Any]],
-            await self._call("income", "fapiPrivateGetIncome", params, priority, list),
-        )
+        return await self._rows("income", "fapiPrivateGetIncome", params, priority)
 
     async def all_algo_orders(
         self,
@@ -300,32 +287,21 @@ class BinanceRest:
         https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/Query-All-Algo-Orders
         """
         params = _params(symbol=symbol, startTime=start_ms, endTime=end_ms, page=page, limit=limit)
-        return cast(
-            list[dict[str, Any]],
-            await self._call(
-                "allAlgoOrders", "fapiPrivateGetAllAlgoOrders", params, priority, list
-            ),
-        )
+        return await self._rows("allAlgoOrders", "fapiPrivateGetAllAlgoOrders", params, priority)
 
     async def position_risk(self, *, priority: Priority = P) -> list[dict[str, Any]]:
         """``GET /fapi/v3/positionRisk``: symbols with a position or open orders. Weight 5.
 
         https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/Position-Information-V3
         """
-        return cast(
-            list[dict[str, Any]],
-            await self._call("positionRisk", "fapiPrivateV3GetPositionRisk", {}, priority, list),
-        )
+        return await self._rows("positionRisk", "fapiPrivateV3GetPositionRisk", {}, priority)
 
     async def account_info(self, *, priority: Priority = P) -> dict[str, Any]:
         """``GET /fapi/v3/account``: balances (``assets``) and positions. Weight 5.
 
         https://developers.binance.com/docs/derivatives/usds-margined-futures/account/rest-api/Account-Information-V3
         """
-        return cast(
-            dict[str, Any],
-            await self._call("account", "fapiPrivateV3GetAccount", {}, priority, dict),
-        )
+        return await self._object("account", "fapiPrivateV3GetAccount", {}, priority)
 
     async def listen_key_create(self, *, priority: Priority = Priority.GAP_REPAIR) -> str:
         """``POST /fapi/v1/listenKey``: a 60-minute key (the active one, extended). Weight 1.
@@ -383,6 +359,25 @@ class BinanceRest:
             return offset
 
     # -- the one call path ---------------------------------------------------------------
+
+    async def _rows(
+        self,
+        key: str,
+        method_name: str,
+        params: dict[str, Any],
+        priority: Priority,
+        *,
+        path: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """``_call`` for a GET answering a JSON array of objects."""
+        answer = await self._call(key, method_name, params, priority, list, path=path)
+        return cast(list[dict[str, Any]], answer)
+
+    async def _object(
+        self, key: str, method_name: str, params: dict[str, Any], priority: Priority
+    ) -> dict[str, Any]:
+        """``_call`` for a GET answering one JSON object."""
+        return cast(dict[str, Any], await self._call(key, method_name, params, priority, dict))
 
     async def _call(
         self,
