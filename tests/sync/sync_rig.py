@@ -9,6 +9,7 @@ duplicated, nothing invented.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -203,3 +204,10 @@ def diff_against_truth(
                         f"{kind} {k} {field_name}: store {value!r} != truth {w[field_name]!r}"
                     )
     return problems
+
+
+def assert_store_equals_truth(db: Path, sim: SimHandle) -> None:
+    """The invariant up to now: the store at ``db`` equals ``sim``'s truth, else fail."""
+    now = int(time.time() * 1000)
+    problems = diff_against_truth(store_view(db, 0, now), sim.truth(None, now))
+    assert problems == [], problems[:20]

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from decimal import Decimal
 from pathlib import Path
 
-from sync_rig import diff_against_truth, rig, store_view, sync_config
+from sync_rig import assert_store_equals_truth, rig, sync_config
 
 from v7d.sim.testing import running_sim
-
-
-def _now() -> int:
-    return int(time.time() * 1000)
 
 
 class TestIncremental:
@@ -36,9 +31,7 @@ class TestIncremental:
                 report = await r.engine.run_once()
                 assert report.errors == [] and report.requests > 0
                 assert report.rows.get("trades", 0) == trades
-                now = _now()
-                problems = diff_against_truth(store_view(r.db, 0, now), sim.truth(None, now))
-                assert problems == [], problems[:20]
+                assert_store_equals_truth(r.db, sim)
                 # Position and balance snapshots equal what the exchange reports now.
                 live = {
                     (d["symbol"], d["positionSide"]): d["positionAmt"]
@@ -67,9 +60,7 @@ class TestIncremental:
                 await r.engine.run_jobs()
                 sim.add_activity(kind="fill", symbol=fresh, fills=2)
                 await r.engine.run_once()
-                now = _now()
-                problems = diff_against_truth(store_view(r.db, 0, now), sim.truth(None, now))
-                assert problems == [], problems[:20]
+                assert_store_equals_truth(r.db, sim)
                 assert fresh in {s.symbol for s in r.reader.symbols("default") if s.active_ms}
 
 
@@ -96,9 +87,7 @@ class TestOpenOrders:
                 assert ("BTCUSDT", filled) in opens  # the oldest open LIMIT order, seen NEW
                 await asyncio.sleep(0.3)
                 await r.engine.run_once()
-                now = _now()
-                problems = diff_against_truth(store_view(r.db, 0, now), sim.truth(None, now))
-                assert problems == [], problems[:20]
+                assert_store_equals_truth(r.db, sim)
                 still_open = {(s, i) for s, i, _t in r.reader.open_orders("default")}
                 assert ("BTCUSDT", filled) not in still_open
 

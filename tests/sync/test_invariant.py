@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sync_rig import diff_against_truth, rig, store_view, sync_config
+from sync_rig import assert_store_equals_truth, rig, sync_config
 
 from v7d.sim.testing import running_sim
 
@@ -102,9 +102,7 @@ async def _scenario(schedule: dict[str, Any], db: Path) -> None:
                 await _wait_jobs_done(r, 120.0)
                 report = await r.engine.run_once()
                 assert report.errors == [], report.errors
-                now = int(time.time() * 1000)
-                problems = diff_against_truth(store_view(r.db, 0, now), sim.truth(None, now))
-                assert problems == [], problems[:20]
+                assert_store_equals_truth(r.db, sim)
                 assert r.engine.status()["parse_errors"] == 0
             finally:
                 task.cancel()

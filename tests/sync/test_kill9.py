@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sync_rig import diff_against_truth, store_view
+from sync_rig import assert_store_equals_truth
 
 from v7d.sim.testing import SimHandle, running_sim
 from v7d.store.read import StoreReader
@@ -111,9 +111,7 @@ class TestKill9:
 
             job = _job(db)
             assert job.state == "done", job
-            now = int(time.time() * 1000)
-            problems = diff_against_truth(store_view(db, 0, now), sim.truth(None, now))
-            assert problems == [], problems[:20]
+            assert_store_equals_truth(db, sim)
             assert killed_weight <= 1.3 * clean_weight, (killed_weight, clean_weight)
             stats = sim.stats()
             assert stats["served_418"] == 0 and stats["trading_requests"] == 0

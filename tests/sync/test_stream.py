@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sync_rig import diff_against_truth, rig, store_view, sync_config
+from sync_rig import assert_store_equals_truth, rig, sync_config
 
 from v7d.sim.testing import running_sim
 
@@ -61,9 +61,7 @@ class TestStream:
                     sim.add_activity(kind="cancel", symbol="BTCUSDT")
                     await asyncio.sleep(0.5)
                     await r.engine.run_once()
-                    now = int(time.time() * 1000)
-                    problems = diff_against_truth(store_view(r.db, 0, now), sim.truth(None, now))
-                    assert problems == [], problems[:20]
+                    assert_store_equals_truth(r.db, sim)
                     status = r.engine.status()
                     text = json.dumps(status)  # JSON-able as it is
                     assert sim.secret not in text and sim.api_key not in text
