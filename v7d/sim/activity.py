@@ -17,7 +17,7 @@ from v7d.sim.book import DayBucket
 from v7d.sim.events import account_update, algo_update, order_trade_update, trade_lite
 from v7d.sim.generator import client_id
 from v7d.sim.numbers import MONEY_SCALE, POW, fmt_money, rescale
-from v7d.sim.orders import Fill, OrderState, fill_rows
+from v7d.sim.orders import Fill, OrderState
 from v7d.sim.prices import mark_price
 from v7d.sim.rows import income_row
 from v7d.sim.stream import StreamHub
@@ -106,18 +106,10 @@ class Activity:
         spec = o.spec
         b = self.acct.today(spec.name)
         positions = self.acct.positions(spec.name)
-        trade, income, realized = fill_rows(
-            Fill(o, qty, price, t, maker),
-            positions,
-            day=b.day,
-            n=b.next_trade_n,
-            global_ids=self.global_ids,
-            bnb_fees=False,
+        trade, income, realized = b.add_fill(
+            Fill(o, qty, price, t, maker), positions, global_ids=self.global_ids, bnb_fees=False
         )
-        b.next_trade_n += 1
-        b.add_trade(trade)
         for r in income:
-            b.add_income(r)
             self.acct.balances[r["asset"]] = self.acct.balances.get(r["asset"], 0) + _units(
                 r["income"]
             )

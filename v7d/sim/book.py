@@ -13,7 +13,7 @@ from array import array
 from collections.abc import Iterator
 from typing import Any
 
-from v7d.sim.orders import OrderState, Positions
+from v7d.sim.orders import Fill, OrderState, Positions, fill_rows
 from v7d.sim.rows import dumps
 
 __all__ = ["INCOME_RANK", "DayBucket"]
@@ -59,6 +59,25 @@ class DayBucket:
         self.t_time.append(row["time"])
         self.t_id.append(row["id"])
         self.t_oid.append(row["orderId"])
+
+    def add_fill(
+        self, fill: Fill, positions: Positions, *, global_ids: bool, bnb_fees: bool
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
+        """Apply ``fill`` (:func:`~v7d.sim.orders.fill_rows`) as this bucket's next trade and
+        append its trade and income rows; returns what ``fill_rows`` does."""
+        trade, income, realized = fill_rows(
+            fill,
+            positions,
+            day=self.day,
+            n=self.next_trade_n,
+            global_ids=global_ids,
+            bnb_fees=bnb_fees,
+        )
+        self.next_trade_n += 1
+        self.add_trade(trade)
+        for r in income:
+            self.add_income(r)
+        return trade, income, realized
 
     def add_order(self, o: OrderState) -> None:
         """Append an order (its row is re-serialised by :meth:`update_order`)."""

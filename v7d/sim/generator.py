@@ -24,7 +24,7 @@ from v7d.sim.book import DayBucket
 from v7d.sim.clock import DAY_MS, HOUR_MS
 from v7d.sim.numbers import MONEY_SCALE, fmt_money, rescale
 from v7d.sim.options import SimOptions
-from v7d.sim.orders import Fill, OrderState, Positions, fill_rows
+from v7d.sim.orders import Fill, OrderState, Positions
 from v7d.sim.prices import mark_price
 from v7d.sim.rows import income_row
 from v7d.sim.scenarios import SCENARIOS, Ctx, Plan, ri
@@ -108,18 +108,7 @@ class HistoryGenerator:
                 plan, fill = payload
                 if plan.resolve and plan.order.executed == 0:
                     self._resolve(plan.order, fill, positions)
-                trade, income, _ = fill_rows(
-                    fill,
-                    positions,
-                    day=day,
-                    n=b.next_trade_n,
-                    global_ids=self.global_ids,
-                    bnb_fees=bnb,
-                )
-                b.next_trade_n += 1
-                b.add_trade(trade)
-                for r in income:
-                    b.add_income(r)
+                b.add_fill(fill, positions, global_ids=self.global_ids, bnb_fees=bnb)
             else:
                 plan, status = payload
                 plan.order.status = status
