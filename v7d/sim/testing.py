@@ -60,43 +60,44 @@ class SimHandle:
     def _client(self) -> httpx.Client:
         return httpx.Client(base_url=self.rest_url, timeout=120.0)
 
+    def _get(self, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
+        """A control GET; an error status raises ``httpx.HTTPStatusError``."""
+        with self._client() as c:
+            r = c.get(path, params=params)
+        r.raise_for_status()
+        return r
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A control POST; a refusal raises ``ValueError`` with the simulator's message."""
+        with self._client() as c:
+            r = c.post(path, json=body)
+        if r.status_code != 200:
+            raise ValueError(r.json()["error"]["message"])
+        answer: dict[str, Any] = r.json()
+        return answer
+
     def truth(self, start_ms: int | None = None, end_ms: int | None = None) -> dict[str, Any]:
         """``GET /_sim/truth``: orders, trades, income, algo_orders in [start_ms, end_ms)."""
-        params = {k: v for k, v in (("start_ms", start_ms), ("end_ms", end_ms)) if v is not None}
-        with self._client() as c:
-            r = c.get("/_sim/truth", params=params)
-        r.raise_for_status()
-        return r.json()  # type: ignore[no-any-return]
+        answer: dict[str, Any] = self._get("/_sim/truth", _range(start_ms, end_ms)).json()
+        return answer
 
     def truth_bytes(self, start_ms: int | None = None, end_ms: int | None = None) -> bytes:
         """The raw truth body (for byte-identity checks)."""
-        params = {k: v for k, v in (("start_ms", start_ms), ("end_ms", end_ms)) if v is not None}
-        with self._client() as c:
-            r = c.get("/_sim/truth", params=params)
-        r.raise_for_status()
-        return r.content
+        return self._get("/_sim/truth", _range(start_ms, end_ms)).content
 
     def stats(self) -> dict[str, Any]:
         """``GET /_sim/stats``."""
-        with self._client() as c:
-            r = c.get("/_sim/stats")
-        r.raise_for_status()
-        return r.json()  # type: ignore[no-any-return]
+        answer: dict[str, Any] = self._get("/_sim/stats").json()
+        return answer
 
     def info(self) -> dict[str, Any]:
         """``GET /_sim/info``: history start/anchor (ms), active and delisted symbols."""
-        with self._client() as c:
-            r = c.get("/_sim/info")
-        r.raise_for_status()
-        return r.json()  # type: ignore[no-any-return]
+        answer: dict[str, Any] = self._get("/_sim/info").json()
+        return answer
 
     def set_faults(self, profile: str, **rates: Any) -> dict[str, Any]:
         """``POST /_sim/faults``: switch profile (rates overridable)."""
-        with self._client() as c:
-            r = c.post("/_sim/faults", json={"profile": profile, "rates": rates})
-        if r.status_code != 200:
-            raise ValueError(r.json()["error"]["message"])
-        return r.json()  # type: ignore[no-any-return]
+        return self._post("/_sim/faults", {"profile": profile, "rates": rates})
 
     def add_activity(self, **spec: Any) -> dict[str, Any]:
         """``POST /_sim/activity``: e.g. ``add_activity(kind="fill", symbol="BTCUSDT", fills=3)``.
@@ -105,11 +106,7 @@ class SimHandle:
         algo, algo_cancel, algo_trigger; ``symbols=[...]`` for several symbols, ``count``
         repeats. Answers the ids made: orders, trades, algo_orders, funding_rows.
         """
-        with self._client() as c:
-            r = c.post("/_sim/activity", json=spec)
-        if r.status_code != 200:
-            raise ValueError(r.json()["error"]["message"])
-        return r.json()  # type: ignore[no-any-return]
+        return self._post("/_sim/activity", spec)
 
     def restart(self, down_s: float = 0.0) -> None:
         """Take the whole exchange down (REST and stream) for ``down_s`` s, then back up on
@@ -122,6 +119,11 @@ class SimHandle:
             r = c.post("/_sim/drop_connections")
         r.raise_for_status()
         return int(r.json()["dropped"])
+
+
+def _range(start_ms: int | None, end_ms: int | None) -> dict[str, int]:
+    """The truth query's bounds, leaving out the open ones."""
+    return {k: v for k, v in (("start_ms", start_ms), ("end_ms", end_ms)) if v is not None}
 
 
 @contextmanager
