@@ -33,6 +33,13 @@ def _check_running(proc: subprocess.Popen[str], creds: Path) -> None:
         assert c.get("/fapi/v1/userTrades", {"symbol": "BTCUSDT"}).status_code == 200
 
 
+def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m v7d.sim`` with ``args``, run to its end (30 s at most), output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "v7d.sim", *args], capture_output=True, text=True, timeout=30
+    )
+
+
 class TestCli:
     """The console script runs the simulator as a separate process."""
 
@@ -63,17 +70,7 @@ class TestCli:
 
     def test_given_credentials_and_bad_options(self) -> None:
         """--api-key without --secret and bad option values fail with a clear message."""
-        r = subprocess.run(
-            [sys.executable, "-m", "v7d.sim", "--api-key", "abc"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        r = _run_cli("--api-key", "abc")
         assert r.returncode != 0 and "--secret" in r.stderr
-        r = subprocess.run(
-            [sys.executable, "-m", "v7d.sim", "--days", "0"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        r = _run_cli("--days", "0")
         assert r.returncode != 0 and "days" in r.stderr
