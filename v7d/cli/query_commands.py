@@ -103,16 +103,19 @@ _ALL = click.option("--all", "everything", is_flag=True, help="Page through ever
 _PREFIX = click.option("--prefix", default=None, help="Client order id prefix.")
 
 
+def _listing(func: F) -> F:
+    """The options of a paged list command: prefix, window, limit, --all, output, socket."""
+    # Applied bottom-up, as the decorator stack they replace was.
+    for option in (socket_option, output_options, _ALL, _LIMIT, _window, _PREFIX):
+        func = option(func)
+    return func
+
+
 @click.command("orders")
 @click.option("--symbol", default=None)
 @click.option("--status", default=None, help="NEW, FILLED, CANCELED, ...")
 @click.option("--side", default=None, help="BUY or SELL.")
-@_PREFIX
-@_window
-@_LIMIT
-@_ALL
-@output_options
-@socket_option
+@_listing
 def orders_cmd(client: ControlClient, symbol: str | None, status: str | None,
                side: str | None, prefix: str | None, account: str | None, since: str | None,
                until: str | None, limit: int, everything: bool, as_json: bool) -> None:  # fmt: skip
@@ -127,12 +130,7 @@ def orders_cmd(client: ControlClient, symbol: str | None, status: str | None,
 @click.command("trades")
 @click.option("--symbol", default=None)
 @click.option("--order-id", type=int, default=None)
-@_PREFIX
-@_window
-@_LIMIT
-@_ALL
-@output_options
-@socket_option
+@_listing
 def trades_cmd(client: ControlClient, symbol: str | None, order_id: int | None,
                prefix: str | None, account: str | None, since: str | None,
                until: str | None, limit: int, everything: bool, as_json: bool) -> None:  # fmt: skip
