@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from v7d.sim.testing import SimHandle, running_sim
-from v7d.supervise.testing import DaemonProcess, write_config
+from v7d.supervise.testing import DaemonProcess, write_sim_config
 
 
 @pytest.fixture(scope="module")
@@ -31,16 +31,7 @@ def module_dir() -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def daemon(sim: SimHandle, module_dir: Path) -> Iterator[DaemonProcess]:
     """``v7d run`` against ``sim``, ready; stopped (and checked to exit 0) at the end."""
-    creds = module_dir / "credentials"
-    creds.write_text(f"api_key={sim.api_key}\nsecret={sim.secret}\n")
-    creds.chmod(0o600)
-    config = write_config(
-        module_dir,
-        rest_url=sim.rest_url,
-        ws_url=sim.ws_url,
-        credentials=creds,
-        sync="request_rate_per_sec = 50.0\nrequest_burst = 50",
-    )
+    config = write_sim_config(module_dir, sim, rate=50.0, burst=50)
     proc = DaemonProcess(config).start()
     proc.wait_ready()
     yield proc

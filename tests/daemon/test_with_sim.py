@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from v7d.sim.cli import write_credentials
 from v7d.sim.testing import SimHandle, running_sim
-from v7d.supervise.testing import DaemonProcess, NotifyRecorder
+from v7d.supervise.testing import DaemonProcess, NotifyRecorder, write_sim_config
 
 
 @pytest.fixture(scope="module")
@@ -22,17 +23,14 @@ def sim() -> Iterator[SimHandle]:
 
 
 def _sim_daemon(
-    factory: Callable[..., DaemonProcess], sim: SimHandle, short_dir: Path, rate: float
+    factory: Callable[..., DaemonProcess],
+    sim: SimHandle,
+    short_dir: Path,
+    rate: float,
+    burst: int = 2,
 ) -> DaemonProcess:
-    creds = short_dir / "credentials"
-    creds.write_text(f"api_key={sim.api_key}\nsecret={sim.secret}\n")
-    creds.chmod(0o600)
-    return factory(
-        rest_url=sim.rest_url,
-        ws_url=sim.ws_url,
-        credentials=creds,
-        sync=f"request_rate_per_sec = {rate}\nrequest_burst = 2",
-    )
+    """A daemon (not started) on ``sim``'s key, its credentials in ``short_dir``."""
+    return factory(write_sim_config(short_dir, sim, rate=rate, burst=burst))
 
 
 def _job(daemon: DaemonProcess, job_id: str) -> dict:  # type: ignore[type-arg]
@@ -148,8 +146,7 @@ class TestRefusedKey:
         """/health is 503 ``all_accounts_stopped``; status names the reason; no secret logged."""
         creds = short_dir / "bad-credentials"
         wrong = "wrong-secret-for-this-test-0042"
-        creds.write_text(f"api_key={sim.api_key}\nsecret={wrong}\n")
-        creds.chmod(0o600)
+        write_credentials(creds, sim.api_key, wrong)
         daemon = daemon_factory(rest_url=sim.rest_url, ws_url=sim.ws_url, credentials=creds)
         daemon.start()
         daemon.wait_ready()
@@ -173,13 +170,8 @@ class TestSeveralAccounts:
         short_dir: Path,
     ) -> None:
         """Both accounts stream; a backfill for ``beta`` is beta's job; health is ok."""
+        daemon = _sim_daemon(daemon_factory, sim, short_dir, rate=50.0, burst=50)
         creds = short_dir / "credentials"
-        creds.write_text(f"api_key={sim.api_key}\nsecret={sim.secret}\n")
-        creds.chmod(0o600)
-        daemon = daemon_factory(
-            rest_url=sim.rest_url, ws_url=sim.ws_url, credentials=creds,
-            sync="request_rate_per_sec = 50.0\nrequest_burst = 50",
-        )  # fmt: skip
         text = daemon.config_path.read_text().replace(f'credentials = "{creds}"\n', "")
         for name in ("alpha", "beta"):
             text += f'\n[[accounts]]\nname = "{name}"\ncredentials = "{creds}"\n'

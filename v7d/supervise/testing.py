@@ -25,11 +25,14 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-__all__ = ["DaemonProcess", "NotifyRecorder", "free_port", "write_config"]
+if TYPE_CHECKING:
+    from v7d.sim.testing import SimHandle
+
+__all__ = ["DaemonProcess", "NotifyRecorder", "free_port", "write_config", "write_sim_config"]
 
 
 def free_port() -> int:
@@ -79,6 +82,22 @@ control_socket = "{directory / "run" / "control.sock"}"
     path = directory / "v7d.toml"
     path.write_text(text)
     return path
+
+
+def write_sim_config(directory: Path, sim: SimHandle, *, rate: float, burst: int) -> Path:
+    """:func:`write_config` against the running simulator ``sim``: its key written to
+    ``directory/credentials`` (0600), REST requests at ``rate``/s with bursts of ``burst``."""
+    from v7d.sim.cli import write_credentials  # the simulator only where a test uses one
+
+    creds = Path(directory) / "credentials"
+    write_credentials(creds, sim.api_key, sim.secret)
+    return write_config(
+        directory,
+        rest_url=sim.rest_url,
+        ws_url=sim.ws_url,
+        credentials=creds,
+        sync=f"request_rate_per_sec = {rate}\nrequest_burst = {burst}",
+    )
 
 
 class NotifyRecorder:
