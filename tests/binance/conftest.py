@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 
+from tests.minute import seconds_to_fresh_minute
 from v7d.binance.budget import RateBudget
 from v7d.binance.rest import BinanceRest
 from v7d.credentials import Credentials
@@ -117,6 +117,5 @@ async def away_from_minute_end(margin_s: float = 8.0) -> None:
 
     Tests that count weight within one minute must not straddle Binance's window edge.
     """
-    into = time.time() % 60
-    if into > 60 - margin_s:
-        await asyncio.sleep(60 - into + 0.2)
+    if wait := seconds_to_fresh_minute(margin_s, pad_s=0.2):
+        await asyncio.sleep(wait)

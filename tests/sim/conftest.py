@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.minute import seconds_to_fresh_minute
 from v7d.sim.client import SignedClient
 from v7d.sim.testing import SimHandle, running_sim
 
@@ -24,9 +25,8 @@ def payload(name: str) -> Any:
 def wait_fresh_minute(margin_s: float = 10.0) -> None:
     """Sleep past the next minute boundary if this minute has less than ``margin_s`` left
     (weight counts per calendar minute, so rate-limit tests must not straddle one)."""
-    left = 60 - (time.time() % 60)
-    if left < margin_s:
-        time.sleep(left + 0.05)
+    if wait := seconds_to_fresh_minute(margin_s, pad_s=0.05):
+        time.sleep(wait)
 
 
 def same_shape(got: Any, want: Any, where: str = "$") -> None:
