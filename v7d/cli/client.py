@@ -18,7 +18,13 @@ from typing import Any, TypeVar
 import click
 import httpx
 
-__all__ = ["DEFAULT_SOCKET", "ControlClient", "resolve_socket", "socket_option"]
+__all__ = [
+    "DEFAULT_SOCKET",
+    "ControlClient",
+    "resolve_socket",
+    "socket_option",
+    "socket_path_option",
+]
 
 DEFAULT_SOCKET = Path("/run/v7d/control.sock")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -153,6 +159,16 @@ def _json(raw: bytes, path: str) -> Any:
         raise click.ClickException(f"the daemon's answer to {path} is not JSON") from None
 
 
+#: ``--socket PATH`` as ``socket_path``: on the ``v7ctl`` group and on every command.
+socket_path_option = click.option(
+    "--socket",
+    "socket_path",
+    default=None,
+    metavar="PATH",
+    help="The daemon's control socket (default: $V7D_SOCKET, then the config).",
+)
+
+
 def socket_option(func: F) -> F:
     """Add ``--socket PATH`` and pass ``client: ControlClient`` to the command.
 
@@ -166,11 +182,4 @@ def socket_option(func: F) -> F:
         kw["client"] = ControlClient(resolve_socket(socket_path or root))
         return func(*args, **kw)
 
-    option = click.option(
-        "--socket",
-        "socket_path",
-        default=None,
-        metavar="PATH",
-        help="The daemon's control socket (default: $V7D_SOCKET, then the config).",
-    )
-    return option(wrapper)  # type: ignore[return-value]
+    return socket_path_option(wrapper)  # type: ignore[return-value]

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from v7d import __version__
-from v7d.cli.client import ControlClient, socket_option
+from v7d.cli.client import ControlClient, socket_option, socket_path_option
 from v7d.cli.query_commands import register as register_query_commands
 from v7d.cli.render import (
     echo_json,
@@ -32,13 +32,7 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="v7ctl")
-@click.option(
-    "--socket",
-    "socket_path",
-    default=None,
-    metavar="PATH",
-    help="The daemon's control socket (default: $V7D_SOCKET, then the config).",
-)
+@socket_path_option
 def main(socket_path: str | None) -> None:
     """Control and query a running v7d daemon over its Unix socket."""
 
