@@ -26,7 +26,13 @@ from v7d.store import StoreReader, Writer, open_database
 from v7d.supervise.auth import BearerGuard, read_token
 from v7d.supervise.metrics import daemon_metrics
 from v7d.supervise.notify import Notifier, watchdog_interval
-from v7d.supervise.servers import EmbeddedServer, ListenerError, bind_tcp, bind_unix
+from v7d.supervise.servers import (
+    EmbeddedServer,
+    ListenerError,
+    bind_tcp,
+    bind_unix,
+    remove_socket,
+)
 from v7d.supervise.services import DaemonServices
 from v7d.supervise.signals import SignalInbox
 from v7d.supervise.supervisor import Supervisor
@@ -151,7 +157,7 @@ async def _main(config: Config, config_path: str | None, log_format: str | None)
         if reader is not None:
             reader.close()
         unix_sock.close()  # uvicorn closed it already when it served; closing twice is fine
-        _remove_socket(config.api.control_socket, socket_inode)
+        remove_socket(config.api.control_socket, socket_inode)
 
 
 def _listeners(
@@ -185,15 +191,6 @@ def _open_and_migrate(path: Path) -> None:
     except OSError as exc:
         raise StoreError(f"[storage].path: cannot create {path.parent}: {exc.strerror}") from None
     open_database(path).close()
-
-
-def _remove_socket(path: Path, inode: int) -> None:
-    """Unlink the control socket, unless another process has replaced it since."""
-    try:
-        if os.stat(path).st_ino == inode:
-            os.unlink(path)
-    except OSError:
-        return
 
 
 def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - manual use

@@ -102,16 +102,15 @@ def bind_unix(path: Path, *, backlog: int = 128) -> socket.socket:
     return sock
 
 
-def remove_socket(path: Path, sock: socket.socket | None = None) -> None:
-    """Unlink the control socket file, only if it is still the one we bound."""
-    path = Path(path)
+def remove_socket(path: Path, inode: int) -> None:
+    """Unlink the control socket, unless another process has replaced it since.
+
+    ``inode`` is the one the socket had when bound (the socket itself is closed by now).
+    """
     try:
-        if sock is not None:
-            mine = os.fstat(sock.fileno()).st_ino
-            if path.lstat().st_ino != mine:
-                return
-        path.unlink()
-    except (FileNotFoundError, OSError):
+        if os.stat(path).st_ino == inode:
+            os.unlink(path)
+    except OSError:
         return
 
 
