@@ -40,6 +40,7 @@ import structlog
 from v7d.binance.errors import ListenKeyGone, redact
 from v7d.binance.rest import BinanceRest
 from v7d.binance.retry import backoff_delay
+from v7d.credentials import mask
 from v7d.errors import AuthError, ConfigError, ExchangeError
 
 __all__ = ["UserStream", "mask_key"]
@@ -58,10 +59,9 @@ _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def mask_key(key: str | None) -> str:
-    """A listenKey as it may appear in logs and status: its first 4 characters and "…"."""
-    if not key:
-        return ""
-    return key[:4] + "…"
+    """A listenKey as it may appear in logs and status: :func:`~v7d.credentials.mask`
+    (its first 4 characters and "…"), or "" when there is none."""
+    return mask(key) if key else ""
 
 
 class _Reconnect(Exception):
