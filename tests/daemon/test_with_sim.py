@@ -7,6 +7,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,6 +84,11 @@ class TestBackfillAcrossRestart:
             assert again.stop() == 0
 
 
+def _stream_status(daemon: DaemonProcess) -> dict[str, Any]:
+    """The default account's ``engine.stream`` block of ``/sync/status``."""
+    return dict(daemon.get("/sync/status").json()["accounts"]["default"]["engine"]["stream"])
+
+
 class TestLiveStream:
     """Activity on the exchange reaches the store through the stream; STATUS tells."""
 
@@ -102,16 +108,11 @@ class TestLiveStream:
             return bool(engine) and engine["stream"]["state"] == "live"
 
         daemon.wait_until(stream_live, timeout=30, what="stream live")
-        before = daemon.get("/sync/status").json()["accounts"]["default"]["engine"]["stream"]
+        before = _stream_status(daemon)
         made = sim.add_activity(symbol="BTCUSDT", kind="fill")
         assert made["trades"]
         daemon.wait_until(
-            lambda: (
-                daemon.get("/sync/status").json()["accounts"]["default"]["engine"]["stream"][
-                    "messages"
-                ]
-                > before["messages"]
-            ),
+            lambda: _stream_status(daemon)["messages"] > before["messages"],
             timeout=20,
             what="a stream message",
         )
