@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
@@ -17,6 +18,10 @@ from v7d.sim.server import SimServer
 __all__ = ["main"]
 
 
+#: The options' defaults are SimOptions' own (one place to change them).
+_DEFAULT = {f.name: f.default for f in dataclasses.fields(SimOptions)}
+
+
 def write_credentials(path: Path, api_key: str, secret: str) -> None:
     """Write a v7d credentials file (``api_key=`` / ``secret=`` lines), mode 0600."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -28,23 +33,33 @@ def write_credentials(path: Path, api_key: str, secret: str) -> None:
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=9900, show_default=True, type=int, help="Port (0: a free one).")
-@click.option("--seed", default=7, show_default=True, type=int, help="Seed of the account history.")
-@click.option("--days", default=30, show_default=True, type=int, help="Days of history.")
-@click.option("--symbols-listed", default=300, show_default=True, type=int)
-@click.option("--symbols-active", default=6, show_default=True, type=int)
-@click.option("--trades-per-day", default=400, show_default=True, type=int)
+@click.option(
+    "--seed",
+    default=_DEFAULT["seed"],
+    show_default=True,
+    type=int,
+    help="Seed of the account history.",
+)
+@click.option(
+    "--days", default=_DEFAULT["days"], show_default=True, type=int, help="Days of history."
+)
+@click.option("--symbols-listed", default=_DEFAULT["symbols_listed"], show_default=True, type=int)
+@click.option("--symbols-active", default=_DEFAULT["symbols_active"], show_default=True, type=int)
+@click.option("--trades-per-day", default=_DEFAULT["trades_per_day"], show_default=True, type=int)
 @click.option(
     "--live-rate",
-    default=0.0,
+    default=_DEFAULT["live_rate"],
     show_default=True,
     type=float,
     help="Live events per second (0: none).",
 )
-@click.option("--faults", default="none", show_default=True, type=click.Choice(list(PROFILES)))
-@click.option("--weight-limit", default=2400, show_default=True, type=int)
+@click.option(
+    "--faults", default=_DEFAULT["faults"], show_default=True, type=click.Choice(list(PROFILES))
+)
+@click.option("--weight-limit", default=_DEFAULT["weight_limit"], show_default=True, type=int)
 @click.option(
     "--time-scale",
-    default=1.0,
+    default=_DEFAULT["time_scale"],
     show_default=True,
     type=float,
     help="Divide key TTL, connection age, ping, funding interval, retention by this.",
