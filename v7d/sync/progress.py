@@ -16,6 +16,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from v7d.sync.report import add_counts
+
 __all__ = ["JobParams", "JobProgress"]
 
 
@@ -90,9 +92,7 @@ class JobProgress:
 
     def add_rows(self, changed: dict[str, int]) -> None:
         """Count rows a committed page changed."""
-        for table, n in changed.items():
-            if n:
-                self.rows[table] = self.rows.get(table, 0) + n
+        add_counts(self.rows, changed)
 
     def note_error(self, message: str) -> None:
         """Keep the last 20 errors (enough to act on, small enough to rewrite per page)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["PassReport", "Tally", "changed_rows"]
+__all__ = ["PassReport", "Tally", "add_counts", "changed_rows"]
 
 
 def changed_rows(result: Any) -> dict[str, int]:
@@ -19,6 +19,13 @@ def changed_rows(result: Any) -> dict[str, int]:
     for table, n in (getattr(result, "updated", {}) or {}).items():
         out[table] = out.get(table, 0) + n
     return out
+
+
+def add_counts(into: dict[str, int], changed: dict[str, int]) -> None:
+    """Add ``changed``'s per-table counts to ``into``; tables with 0 get no entry."""
+    for table, n in changed.items():
+        if n:
+            into[table] = into.get(table, 0) + n
 
 
 @dataclass
@@ -37,9 +44,7 @@ class Tally:
 
     def add_rows(self, changed: dict[str, int]) -> None:
         """Add per-table row counts (inserted or updated) from a committed batch."""
-        for table, n in changed.items():
-            if n:
-                self.rows[table] = self.rows.get(table, 0) + n
+        add_counts(self.rows, changed)
 
     def error(self, message: str) -> None:
         """Remember one error message (kept short: the first 50 are enough to act on)."""
