@@ -28,6 +28,7 @@ __all__ = [
     "bind_tcp",
     "bind_unix",
     "remove_socket",
+    "socket_answers",
 ]
 
 SOCKET_MODE = 0o660
@@ -38,7 +39,8 @@ class ListenerError(V7dError):
     """A listener cannot be set up (address in use, another daemon, bad directory)."""
 
 
-def _another_daemon_answers(path: Path) -> bool:
+def socket_answers(path: Path) -> bool:
+    """True when something accepts connections on the Unix socket at ``path`` (1 s at most)."""
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     probe.settimeout(1.0)
     try:
@@ -59,7 +61,7 @@ def _clear_stale(path: Path) -> None:
         return
     if not stat.S_ISSOCK(st.st_mode):
         raise ListenerError(f"[api].control_socket: {path} exists and is not a socket")
-    if _another_daemon_answers(path):
+    if socket_answers(path):
         raise ListenerError(f"[api].control_socket: another daemon is already listening on {path}")
     with contextlib.suppress(FileNotFoundError):
         path.unlink()

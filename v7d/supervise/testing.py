@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from v7d.supervise.servers import socket_answers
+
 if TYPE_CHECKING:
     from v7d.sim.testing import SimHandle
 
@@ -175,16 +177,6 @@ class NotifyRecorder:
         self.close()
 
 
-def _accepts(path: Path) -> bool:
-    # A raw probe: httpx leaves its socket unclosed when a Unix-socket connect fails.
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        try:
-            probe.connect(str(path))
-        except OSError:
-            return False
-    return True
-
-
 def _v7d_command() -> list[str]:
     exe = Path(sys.executable).with_name("v7d")
     if exe.exists():
@@ -282,7 +274,8 @@ class DaemonProcess:
                     return time.monotonic() - self._started_at
                 except TimeoutError:
                     continue
-            if _accepts(self.socket_path):
+            # A raw probe first: httpx leaves its socket unclosed when a Unix connect fails.
+            if socket_answers(self.socket_path):
                 self.get("/health", timeout=5)
                 return time.monotonic() - self._started_at
             time.sleep(0.02)
