@@ -226,60 +226,27 @@ def _orders(
     res.add("orders", inserted, updated)
 
 
-def _order_events(
-    conn: sqlite3.Connection, rows: Sequence[OrderEvent], res: BatchResult, _: MarginAssets
-) -> None:
-    inserted = conn.executemany(
-        "INSERT OR IGNORE INTO order_events (account, symbol, order_id, event_time, "
-        "transaction_time, execution_type, status, last_qty, last_price, cum_qty, trade_id, "
-        "source, raw) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        [
-            (
-                e.account,
-                e.symbol,
-                e.order_id,
-                e.event_time,
-                e.transaction_time,
-                e.execution_type,
-                e.status,
-                e.last_qty,
-                e.last_price,
-                e.cum_qty,
-                e.trade_id,
-                e.source,
-                e.raw,
-            )
-            for e in rows
-        ],
-    ).rowcount
-    res.add("order_events", inserted, 0)
+def _append_only(
+    table: str, record: type, computed: Callable[[Any], dict[str, Any]] | None = None
+) -> _Upsert:
+    """``INSERT OR IGNORE`` of rows that never change once stored (their table's unique key
+    makes a replay a no-op); columns are ``record``'s fields plus ``computed(row)``."""
+    names = tuple(f.name for f in fields(record))
 
+    def upsert(
+        conn: sqlite3.Connection, rows: Sequence[Any], res: BatchResult, _: MarginAssets
+    ) -> None:
+        params = [
+            {**{c: getattr(r, c) for c in names}, **(computed(r) if computed else {})} for r in rows
+        ]
+        cols = tuple(params[0])
+        sql = (
+            f"INSERT OR IGNORE INTO {table} ({', '.join(cols)}) "
+            f"VALUES ({', '.join(':' + c for c in cols)})"
+        )
+        res.add(table, conn.executemany(sql, params).rowcount, 0)
 
-def _income(
-    conn: sqlite3.Connection, rows: Sequence[Income], res: BatchResult, _: MarginAssets
-) -> None:
-    # Income rows never change once booked: the first copy of (income_type, tran_id) stays.
-    inserted = conn.executemany(
-        "INSERT OR IGNORE INTO income (account, income_type, tran_id, symbol, income, "
-        "income_e8, asset, info, time, trade_id, raw) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-        [
-            (
-                i.account,
-                i.income_type,
-                i.tran_id,
-                i.symbol,
-                i.income,
-                to_e8(i.income),
-                i.asset,
-                i.info,
-                i.time,
-                i.trade_id,
-                i.raw,
-            )
-            for i in rows
-        ],
-    ).rowcount
-    res.add("income", inserted, 0)
+    return upsert
 
 
 _ALGO_COLS = (
@@ -353,22 +320,6 @@ def _snapshot(table: str, key: tuple[str, ...], record: type) -> _Upsert:
         res.add(table, 0, n)
 
     return upsert
-
-
-def _stream_events(
-    conn: sqlite3.Connection, rows: Sequence[StreamEvent], res: BatchResult, _: MarginAssets
-) -> None:
-    # Append-only, yet replay-safe: the same message (same account, event time and bytes)
-    # is stored once.
-    inserted = conn.executemany(
-        "INSERT OR IGNORE INTO stream_events (account, event_type, event_time, received_ms, "
-        "digest, raw) VALUES (?,?,?,?,?,?)",
-        [
-            (e.account, e.event_type, e.event_time, e.received_ms, _digest(e.raw), e.raw)
-            for e in rows
-        ],
-    ).rowcount
-    res.add("stream_events", inserted, 0)
 
 
 def _symbols(
@@ -471,12 +422,15 @@ _ORDERED: tuple[tuple[type, _Upsert], ...] = (
     (AccountState, _accounts),
     (Trade, _trades),
     (Order, _orders),
-    (OrderEvent, _order_events),
-    (Income, _income),
+    (OrderEvent, _append_only("order_events", OrderEvent)),
+    # Income rows never change once booked: the first copy of (income_type, tran_id) stays.
+    (Income, _append_only("income", Income, lambda i: {"income_e8": to_e8(i.income)})),
     (AlgoOrder, _algo_orders),
     (Position, _snapshot("positions", ("account", "symbol", "position_side"), Position)),
     (Balance, _snapshot("balances", ("account", "asset"), Balance)),
-    (StreamEvent, _stream_events),
+    # Append-only, yet replay-safe: the same message (account, event time and bytes) is
+    # stored once.
+    (StreamEvent, _append_only("stream_events", StreamEvent, lambda e: {"digest": _digest(e.raw)})),
     (JobState, _jobs),
     (MetaItem, _meta),
 )
