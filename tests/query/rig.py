@@ -8,13 +8,16 @@ from typing import Any
 from starlette.applications import Starlette
 
 from tests.query import truth as truth_mod
+from v7d.store.curve import refresh_curve
+from v7d.store.db import open_database
 from v7d.store.writer import Writer
 from v7d.web.app import create_app
 from v7d.web.query_routes import build_query_routes
 
 
 async def fill_store(path: Path, t: truth_mod.Truth) -> None:
-    """Submit the truth through the single writer, as sync would."""
+    """Submit the truth through the single writer, as sync would, then rebuild every
+    curve block (the idle writer would, at its own pace) so that the tests read them."""
     writer = Writer(path)
     await writer.start()
     try:
@@ -22,6 +25,11 @@ async def fill_store(path: Path, t: truth_mod.Truth) -> None:
             await writer.submit(batch)
     finally:
         await writer.close()
+    conn = open_database(path)
+    try:
+        refresh_curve(conn, limit=1_000_000)
+    finally:
+        conn.close()
 
 
 class _Healthy:

@@ -105,6 +105,17 @@ def _v1_store(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _write_old(conn: sqlite3.Connection, records: list[object]) -> None:
+    """Write records into a store of an older schema version (the upserts alone: the
+    writer's other per-batch work targets the current schema)."""
+    from v7d.store.records import BatchResult
+    from v7d.store.upserts import MarginAssets, upsert_records
+
+    conn.execute("BEGIN IMMEDIATE")
+    upsert_records(conn, records, BatchResult(), MarginAssets())
+    conn.execute("COMMIT")
+
+
 def _trade(i: int, **kw: object) -> object:
     """A factory trade whose side is its order's (all fills of an order share a side)."""
     from dataclasses import replace
@@ -152,13 +163,10 @@ class TestMigration2:
     def test_v1_database_with_rows_migrates_to_group_by_over_rows(self, tmp_path: Path) -> None:
         """A version-1 store with rows gets daily rollups equal to its rows, and the covering
         per-order, time and order-event indexes."""
-        from v7d.store.records import WriteBatch
-        from v7d.store.upserts import MarginAssets
-        from v7d.store.writer import apply_batch
 
         conn = _v1_store(tmp_path / "h.db")
-        apply_batch(conn, WriteBatch(records=_history()), MarginAssets())  # type: ignore[arg-type]
-        assert migrate(conn) == SCHEMA_VERSION == 2
+        _write_old(conn, _history())
+        assert migrate(conn, target=2) == 2
         _rollups_equal_rows(conn)
         for index, lead in (("trades_order", ["account", "symbol", "order_id"]),
                             ("trades_time", ["account", "time", "symbol", "id"])):  # fmt: skip
@@ -177,7 +185,7 @@ class TestMigration2:
 
         conn = _v1_store(tmp_path / "h.db")
         history = _history()
-        apply_batch(conn, WriteBatch(records=history[:60]), MarginAssets())  # type: ignore[arg-type]
+        _write_old(conn, history[:60])
         migrate(conn)
         apply_batch(conn, WriteBatch(records=history[60:]), MarginAssets())  # type: ignore[arg-type]
         # the REST versions of the stream rows, with a different realized PnL
@@ -193,3 +201,29 @@ class TestMigration2:
         hourly = conn.execute("SELECT SUM(n), SUM(realized_pnl_e8) FROM trade_hourly").fetchone()
         daily = conn.execute("SELECT SUM(n), SUM(realized_pnl_e8) FROM trade_daily").fetchone()
         assert hourly == daily
+
+
+class TestMigration3:
+    def test_v2_database_with_rows_gets_every_hour_marked_for_curve_blocks(
+        self, tmp_path: Path
+    ) -> None:
+        """Migrating a version-2 store with trades marks each hour holding trades or
+        funding; one rebuild then leaves nothing dirty and a block per hour and curve."""
+        from v7d.store.curve import refresh_curve
+
+        conn = _v1_store(tmp_path / "h.db")
+        assert migrate(conn, target=2) == 2
+        _write_old(conn, _history())
+        assert migrate(conn) == SCHEMA_VERSION == 3
+        hours = conn.execute(
+            "SELECT DISTINCT account, (time / 3600000) * 3600000 FROM trades UNION "
+            "SELECT DISTINCT account, (time / 3600000) * 3600000 FROM income "
+            "WHERE income_type = 'FUNDING_FEE' ORDER BY 1, 2"
+        ).fetchall()
+        assert hours and conn.execute("SELECT * FROM curve_dirty ORDER BY 1, 2").fetchall() == hours
+        assert refresh_curve(conn, limit=10_000) == (len(hours), False)
+        assert conn.execute("SELECT COUNT(*) FROM curve_dirty").fetchone() == (0,)
+        got = conn.execute(
+            "SELECT DISTINCT account, hour_ms FROM curve_hourly WHERE symbol = '' ORDER BY 1, 2"
+        ).fetchall()
+        assert got == hours

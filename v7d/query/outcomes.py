@@ -12,11 +12,12 @@ from __future__ import annotations
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from v7d.query.cuts import Cut
+from v7d.query.cuts import DAY_MS, Cut
+from v7d.query.drawdown import Drawdown, Num, drawdown
 from v7d.query.numbers import Mode, dec, dec_str, num, ratio_str, sum_expr
 from v7d.query.sums import exact_mode, rollup_total, run_exact
 
@@ -30,9 +31,6 @@ __all__ = [
 ]
 
 _SAME = "t.commission_asset = t.margin_asset"
-
-
-Num = int | Decimal  # e8 integers in the fast mode, Decimal in the exact fallback
 
 
 # A window (or symbol) holding less than this share of the fills is read through a
@@ -178,7 +176,9 @@ def curve_points(
     # A symbol holding a small share of the fills is read through its own time index (row
     # lookups); otherwise the planner's choice, the covering all-symbol time index.
     source = "trades t"
-    if cut.symbol is not None and _small_share(conn, cut, replace(cut, symbol=None)):
+    if cut.symbol is not None and (
+        _short(cut) or _small_share(conn, cut, replace(cut, symbol=None))
+    ):
         source = "trades t INDEXED BY trades_symbol_time"
     for asset in sorted(set(assets)):
 
@@ -198,6 +198,13 @@ def curve_points(
     if with_funding:
         _add_funding(conn, cut, out, mode)
     return out
+
+
+def _short(cut: Cut) -> bool:
+    """A window of at most a day (such as one read of hours the curve blocks skip)."""
+    return (
+        cut.start_ms is not None and cut.end_ms is not None and cut.end_ms - cut.start_ms <= DAY_MS
+    )
 
 
 def _net(m: Mode) -> str:
@@ -251,56 +258,3 @@ def _merge_points(a: list[tuple[int, Num]], b: list[tuple[int, Num]]) -> list[tu
     out.extend(a[i:])
     out.extend(b[j:])
     return out
-
-
-@dataclass(frozen=True, slots=True)
-class Drawdown:
-    """Largest fall from a running peak, and the longest time spent below a peak."""
-
-    max_drawdown: Num
-    peak_ms: int | None
-    trough_ms: int | None
-    longest_ms: int
-    longest_start_ms: int | None
-    longest_end_ms: int | None
-    underwater_at_end: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        """Answer form (money as exact text)."""
-        return {
-            "max_drawdown": dec_str(dec(self.max_drawdown)),
-            "max_drawdown_peak_ms": self.peak_ms,
-            "max_drawdown_trough_ms": self.trough_ms,
-            "longest_drawdown_ms": self.longest_ms,
-            "longest_drawdown_start_ms": self.longest_start_ms,
-            "longest_drawdown_end_ms": self.longest_end_ms,
-            "underwater_at_end": self.underwater_at_end,
-        }
-
-
-def drawdown(points: list[tuple[int, Num]]) -> Drawdown:
-    """Drawdowns of the cumulative sum of ``points`` (time, change), starting at 0.
-
-    The running peak starts at 0 at the first point's time. A drawdown lasts from the
-    time its peak was set until the first point back at or above it, or until the last
-    point when the curve never recovers (then ``underwater_at_end``).
-    """
-    if not points:
-        return Drawdown(0, None, None, 0, None, None, False)
-    zero: Num = 0 if isinstance(points[0][1], int) else Decimal(0)
-    cum, peak, peak_t = zero, zero, points[0][0]
-    best: tuple[Num, int | None, int | None] = (zero, None, None)
-    longest: tuple[int, int | None, int | None] = (0, None, None)
-    for t, change in points:
-        cum += change
-        if cum >= peak:
-            if peak_t is not None and t - peak_t > longest[0] and cum - change < peak:
-                longest = (t - peak_t, peak_t, t)
-            peak, peak_t = cum, t
-        elif peak - cum > best[0]:
-            best = (peak - cum, peak_t, t)
-    last_t = points[-1][0]
-    under = cum < peak
-    if under and last_t - peak_t > longest[0]:
-        longest = (last_t - peak_t, peak_t, last_t)
-    return Drawdown(best[0], best[1], best[2], longest[0], longest[1], longest[2], under)

@@ -13,11 +13,13 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from v7d.query.blocks import block_drawdowns, blockable
 from v7d.query.coverage import coverage_block
 from v7d.query.cuts import Cut
+from v7d.query.drawdown import Drawdown, Num, drawdown
 from v7d.query.execution import execution_quality
-from v7d.query.numbers import bps_str, dec_str, ratio_str
-from v7d.query.outcomes import closing_block, curve_points, drawdown
+from v7d.query.numbers import Mode, bps_str, dec_str, ratio_str
+from v7d.query.outcomes import closing_block, curve_points
 from v7d.query.sums import (
     IncomeSum,
     TradeGroup,
@@ -121,7 +123,8 @@ def summary(conn: sqlite3.Connection, cut: Cut, *, now_ms: int | None = None) ->
     by_side: dict[str, list[TradeGroup]] = defaultdict(list)
     for g in groups:
         by_side[g.key[0]].append(g)
-    curves = curve_points(conn, cut, attributable, mode, {g.margin_asset for g in groups})
+    assets = {g.margin_asset for g in groups} | set(funding or {})
+    drawdowns = _drawdowns(conn, cut, mode, assets)
     return {
         "cut": cut.as_dict(),
         "funding_included": attributable,
@@ -130,13 +133,29 @@ def summary(conn: sqlite3.Connection, cut: Cut, *, now_ms: int | None = None) ->
         "income_by_type": _income_by_type(incomes, attributable),
         "by_side": {s: asset_figures(gs, None) for s, gs in sorted(by_side.items())},
         "closing": closing_block(conn, cut, mode),
-        "drawdown": {a: drawdown(p).as_dict() for a, p in sorted(curves.items())},
+        "drawdown": {a: d.as_dict() for a, d in sorted(drawdowns.items())},
         "execution": execution_quality(conn, cut),
         "coverage": coverage_block(
             conn, account=cut.account, symbol=cut.symbol, start_ms=cut.start_ms,
             end_ms=cut.end_ms, now_ms=now_ms,
         ),
     }  # fmt: skip
+
+
+def _drawdowns(
+    conn: sqlite3.Connection, cut: Cut, mode: Mode, assets: set[str]
+) -> dict[str, Drawdown]:
+    """Drawdowns per margin asset: over the curve blocks where the cut has them (exact
+    integers, whole curves), else by walking every point."""
+    with_funding = cut.income_attributable
+    if mode == "e8" and blockable(cut):
+
+        def points(part: Cut, asset: str) -> list[tuple[int, Num]]:
+            return curve_points(conn, part, with_funding, "e8", [asset]).get(asset, [])
+
+        return block_drawdowns(conn, cut, sorted(assets), points)
+    curves = curve_points(conn, cut, with_funding, mode, assets)
+    return {a: drawdown(p) for a, p in curves.items()}
 
 
 def symbol_rows(conn: sqlite3.Connection, cut: Cut) -> list[dict[str, Any]]:

@@ -499,7 +499,75 @@ def _m2_daily_rollups(conn: sqlite3.Connection) -> None:
     _run_script(conn, _rollup_triggers(trade=_trade_triggers_v2, income=_income_triggers_v2))
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1_initial, _m2_daily_rollups]
+def _dirty_triggers(table: str, name: str) -> str:
+    """Triggers marking the (account, hour) of each updated or deleted row (a moved or
+    removed row changes its hour's curve); inserts are marked by the writer per batch."""
+
+    def mark(row: str) -> str:
+        return (
+            f"INSERT OR IGNORE INTO curve_dirty VALUES "
+            f"({row}.account, ({row}.time / 3600000) * 3600000);"
+        )
+
+    return f"""
+        CREATE TRIGGER {name}_au AFTER UPDATE ON {table} BEGIN {mark("OLD")} {mark("NEW")} END;
+        CREATE TRIGGER {name}_ad AFTER DELETE ON {table} BEGIN {mark("OLD")} END;
+    """
+
+
+def _m3_curve_blocks(conn: sqlite3.Connection) -> None:
+    """Hourly blocks of the net-PnL curve (:mod:`v7d.store.curve`) and their dirty marks.
+
+    The writer marks the hours a batch inserts into (one row per hour, not per trade:
+    a per-row trigger cost a tenth of the ingest rate), triggers mark the hours of
+    updated or deleted rows, and the writer rebuilds marked hours when idle, so ingest
+    does not pay for the blocks. Every hour that holds trades or funding starts marked.
+    """
+    hour = "(time / 3600000) * 3600000"
+    _run_script(
+        conn,
+        f"""
+        CREATE TABLE curve_dirty (
+            account TEXT NOT NULL,
+            hour_ms INTEGER NOT NULL,
+            PRIMARY KEY (account, hour_ms)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE curve_hourly (
+            account      TEXT NOT NULL,
+            symbol       TEXT NOT NULL,  -- '' for the account's whole curve
+            margin_asset TEXT NOT NULL,
+            hour_ms      INTEGER NOT NULL,
+            exact        INTEGER NOT NULL,  -- 0: a row lacks its e8 twin; read the rows
+            points       INTEGER,
+            first_ms     INTEGER,
+            last_ms      INTEGER,
+            total_e8     INTEGER,
+            max_e8       INTEGER,
+            max_first_ms INTEGER,
+            max_last_ms  INTEGER,
+            min_e8       INTEGER,
+            min_first_ms INTEGER,
+            dd_e8        INTEGER,
+            gap_ms       INTEGER,
+            PRIMARY KEY (account, symbol, margin_asset, hour_ms)
+        ) WITHOUT ROWID;
+        CREATE INDEX curve_hourly_hour ON curve_hourly (account, hour_ms);
+
+        INSERT OR IGNORE INTO curve_dirty SELECT DISTINCT account, {hour} FROM trades;
+        INSERT OR IGNORE INTO curve_dirty
+            SELECT DISTINCT account, {hour} FROM income WHERE income_type = 'FUNDING_FEE';
+        """
+        + _dirty_triggers("trades", "trades_curve")
+        + _dirty_triggers("income", "income_curve"),
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _m1_initial,
+    _m2_daily_rollups,
+    _m3_curve_blocks,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import structlog
 
 from v7d.errors import StoreError
+from v7d.store.curve import mark_inserts, refresh_curve
 from v7d.store.db import open_database
 from v7d.store.records import BatchResult, WriteBatch
 from v7d.store.upserts import MarginAssets, apply_coverage, apply_cursors, upsert_records
@@ -31,6 +32,13 @@ __all__ = ["Writer", "apply_batch"]
 log = structlog.get_logger("v7d.store.writer")
 
 _SHUTDOWN = object()
+# Curve blocks are rebuilt in slices of at most this many hours or seconds (a queued
+# batch waits for at most one slice), once the writer has been idle this long, or this
+# long after the previous slice while batches keep coming.
+CURVE_SLICE_HOURS = 16
+CURVE_SLICE_S = 0.05
+CURVE_IDLE_S = 0.5
+CURVE_FORCE_S = 30.0
 T = TypeVar("T")
 
 
@@ -77,6 +85,7 @@ def apply_batch(conn: sqlite3.Connection, batch: WriteBatch, ma: MarginAssets) -
     conn.execute("BEGIN IMMEDIATE")
     try:
         upsert_records(conn, batch.records, res, ma)
+        mark_inserts(conn, batch.records)
         apply_cursors(conn, batch.cursors, res)
         apply_coverage(conn, batch.coverage, res)
     except BaseException:
@@ -114,6 +123,11 @@ class Writer:
         self.last_commit_monotonic: float | None = None
         self.last_commit_ms: float = 0.0
         self.commit_latencies_ms: list[float] = []
+        self.curve_hours_rebuilt = 0
+        self._curve_pending = True  # dirty hours may be left from the last run
+        self._curve_next = 0.0  # no slice before this (after a failed one)
+        self._last_batch = 0.0
+        self._last_slice = 0.0
 
     # -- life-cycle --------------------------------------------------------------------
 
@@ -196,10 +210,43 @@ class Writer:
 
     # -- the task ------------------------------------------------------------------------
 
+    def _curve_due(self) -> float:
+        """When (monotonic) the next curve-rebuild slice may start: once the writer has
+        been idle for CURVE_IDLE_S, or CURVE_FORCE_S after the last slice even if busy."""
+        idle = self._last_batch + CURVE_IDLE_S
+        forced = self._last_slice + CURVE_FORCE_S
+        return max(min(idle, forced), self._curve_next)
+
+    async def _next_item(self) -> object:
+        """The next queued item; while none waits and rebuilding is due, rebuild dirty
+        curve hours (:func:`~v7d.store.curve.refresh_curve`) in short slices."""
+        assert self._executor is not None and self._conn is not None
+        while self._curve_pending and self._queue.empty():
+            wait = self._curve_due() - time.monotonic()
+            if wait > 0:
+                try:
+                    return await asyncio.wait_for(self._queue.get(), wait)
+                except TimeoutError:
+                    continue
+            self._busy_since = self._last_slice = time.monotonic()
+            try:
+                n, more = await self._executor.run(
+                    refresh_curve, self._conn, CURVE_SLICE_HOURS, CURVE_SLICE_S
+                )
+            except Exception as exc:  # the hours stay dirty; queries read their rows
+                log.error("curve_refresh_failed", error=repr(exc))
+                n, more = 0, True
+                self._curve_next = time.monotonic() + CURVE_FORCE_S
+            finally:
+                self._busy_since = None
+            self.curve_hours_rebuilt += n
+            self._curve_pending = more
+        return await self._queue.get()
+
     async def _run(self) -> None:
         assert self._executor is not None and self._conn is not None
         while True:
-            item = await self._queue.get()
+            item = await self._next_item()
             if item is _SHUTDOWN:
                 return
             assert isinstance(item, tuple)
@@ -227,5 +274,7 @@ class Writer:
                 self.commit_latencies_ms.append(res.commit_ms)
                 if not fut.done():
                     fut.set_result(res)
+                self._curve_pending = True
+                self._last_batch = time.monotonic()
             finally:
                 self._busy_since = None
