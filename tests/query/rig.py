@@ -8,8 +8,8 @@ from typing import Any
 from starlette.applications import Starlette
 
 from tests.query import truth as truth_mod
-from v7d.store.curve import refresh_curve
 from v7d.store.db import open_database
+from v7d.store.refresh import refresh_stats
 from v7d.store.writer import Writer
 from v7d.web.app import create_app
 from v7d.web.query_routes import build_query_routes
@@ -27,7 +27,7 @@ async def fill_store(path: Path, t: truth_mod.Truth) -> None:
         await writer.close()
     conn = open_database(path)
     try:
-        refresh_curve(conn, limit=1_000_000)
+        refresh_stats(conn, limit=1_000_000)
     finally:
         conn.close()
 

@@ -72,7 +72,7 @@ def test_dirty_hours_read_rows(store_path: Path, tmp_path: Path) -> None:
     raw = sqlite3.connect(copy)
     raw.execute("UPDATE curve_hourly SET total_e8 = total_e8 + 12345, max_e8 = 0, dd_e8 = 0")
     raw.execute(
-        "INSERT OR IGNORE INTO curve_dirty SELECT DISTINCT account, hour_ms FROM curve_hourly"
+        "INSERT OR IGNORE INTO stats_dirty SELECT DISTINCT account, hour_ms FROM curve_hourly"
     )
     raw.commit()
     raw.close()

@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 
 from tests.store.factories import income, trade
 from v7d.query.drawdown import Walk, drawdown
-from v7d.store.curve import HOUR_MS, block_of, refresh_curve
+from v7d.store.curve import HOUR_MS, block_of
 from v7d.store.db import open_database
 from v7d.store.records import WriteBatch
+from v7d.store.refresh import refresh_stats
 from v7d.store.upserts import MarginAssets
 from v7d.store.writer import Writer, apply_batch
 
@@ -86,7 +87,7 @@ class TestWalkOverBlocks:
 
 
 def _dirty(conn: sqlite3.Connection) -> list[tuple[str, int]]:
-    return conn.execute("SELECT account, hour_ms FROM curve_dirty ORDER BY 1, 2").fetchall()
+    return conn.execute("SELECT account, hour_ms FROM stats_dirty ORDER BY 1, 2").fetchall()
 
 
 class TestDirtyMarks:
@@ -101,7 +102,7 @@ class TestDirtyMarks:
                 income(2, income_type="TRANSFER", amount="100", time=H0 + 5 * HOUR_MS)]  # fmt: skip
         apply_batch(conn, WriteBatch(records=rows), ma)
         assert _dirty(conn) == [("default", H0), ("default", H0 + 2 * HOUR_MS)]
-        assert refresh_curve(conn) == (2, False) and _dirty(conn) == []
+        assert refresh_stats(conn) == (2, False) and _dirty(conn) == []
         got = conn.execute(
             "SELECT symbol, exact, total_e8, max_e8, min_e8, dd_e8 FROM curve_hourly "
             "WHERE hour_ms = ? ORDER BY symbol",
@@ -122,7 +123,7 @@ class TestDirtyMarks:
         apply_batch(
             conn, WriteBatch(records=[trade(1, time=H0, pnl="0.000000001")]), MarginAssets()
         )
-        refresh_curve(conn)
+        refresh_stats(conn)
         assert conn.execute("SELECT DISTINCT exact FROM curve_hourly").fetchall() == [(0,)]
         conn.close()
 

@@ -209,7 +209,7 @@ class TestMigration3:
     ) -> None:
         """Migrating a version-2 store with trades marks each hour holding trades or
         funding; one rebuild then leaves nothing dirty and a block per hour and curve."""
-        from v7d.store.curve import refresh_curve
+        from v7d.store.refresh import refresh_stats
 
         conn = _v1_store(tmp_path / "h.db")
         assert migrate(conn, target=2) == 2
@@ -220,9 +220,9 @@ class TestMigration3:
             "SELECT DISTINCT account, (time / 3600000) * 3600000 FROM income "
             "WHERE income_type = 'FUNDING_FEE' ORDER BY 1, 2"
         ).fetchall()
-        assert hours and conn.execute("SELECT * FROM curve_dirty ORDER BY 1, 2").fetchall() == hours
-        assert refresh_curve(conn, limit=10_000) == (len(hours), False)
-        assert conn.execute("SELECT COUNT(*) FROM curve_dirty").fetchone() == (0,)
+        assert hours and conn.execute("SELECT * FROM stats_dirty ORDER BY 1, 2").fetchall() == hours
+        assert refresh_stats(conn, limit=10_000) == (len(hours), False)
+        assert conn.execute("SELECT COUNT(*) FROM stats_dirty").fetchone() == (0,)
         got = conn.execute(
             "SELECT DISTINCT account, hour_ms FROM curve_hourly WHERE symbol = '' ORDER BY 1, 2"
         ).fetchall()

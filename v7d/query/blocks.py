@@ -16,7 +16,8 @@ from dataclasses import replace
 from v7d.query.cuts import Cut
 from v7d.query.drawdown import Drawdown, Num, Walk
 from v7d.query.sums import split_hours
-from v7d.store.curve import BLOCK_COLUMNS, HOUR_MS, Block, dirty_hours
+from v7d.store.curve import BLOCK_COLUMNS, HOUR_MS, Block
+from v7d.store.refresh import dirty_hours
 
 __all__ = ["block_drawdowns", "blockable"]
 

@@ -29,6 +29,7 @@ __all__ = [
     "dec",
     "dec_str",
     "mean_ms",
+    "mean_of",
     "num",
     "p90",
     "ratio_str",
@@ -119,9 +120,14 @@ def bps_str(value: Decimal) -> str:
 
 def mean_ms(values: Sequence[int]) -> str | None:
     """Mean of millisecond durations rounded to 3 decimals, None when empty."""
-    if not values:
+    return mean_of(sum(values), len(values))
+
+
+def mean_of(total: int, n: int) -> str | None:
+    """``total / n`` milliseconds rounded to 3 decimals, None when ``n`` is 0."""
+    if not n:
         return None
-    return _quantized(Decimal(sum(values)) / len(values), MS_PLACES)
+    return _quantized(Decimal(total) / n, MS_PLACES)
 
 
 def p90(values: Sequence[int]) -> int | None:

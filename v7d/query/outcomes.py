@@ -19,6 +19,7 @@ from typing import Any
 from v7d.query.cuts import DAY_MS, Cut
 from v7d.query.drawdown import Drawdown, Num, drawdown
 from v7d.query.numbers import Mode, dec, dec_str, num, ratio_str, sum_expr
+from v7d.query.per_order import closing_sums, stale_orders
 from v7d.query.sums import exact_mode, rollup_total, run_exact
 
 __all__ = [
@@ -103,11 +104,18 @@ def closing_block(
 ) -> dict[str, dict[str, Any]]:
     """The ``closing`` block of a summary: :func:`closing_stats` per margin asset.
 
-    In the e8 mode SQL adds the per-order results up (counts and sums of wins and
-    losses), so no per-order row reaches Python; the Decimal mode (and an overflow)
+    A cut by account, symbol and window reads the writer's per-order rows
+    (:mod:`v7d.query.per_order`). Otherwise, in the e8 mode SQL adds the per-order
+    results up (counts and sums of wins and losses), so no per-order row reaches Python; the Decimal mode (and an overflow)
     goes through :func:`closing_results`.
     """
     mode = mode or exact_mode(conn, "trade_hourly", cut)
+    stale = stale_orders(conn, cut, mode)
+    if stale is not None and (sums := closing_sums(conn, cut, stale)) is not None:
+        return {
+            a: _closing_answer(s.n, s.wins, s.losses, dec(s.won), dec(s.lost))
+            for a, s in sums.items()
+        }
     if mode == "e8":
         where, params = cut.trade_where("t")
         source, group_by = _closing_source(conn, cut)

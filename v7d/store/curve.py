@@ -9,33 +9,18 @@ bounds of the deepest and longest drawdown that can start inside it. The walk
 (:mod:`v7d.query.drawdown`) reads an hour's fills only when those bounds say the hour
 could change the answer, so the result equals a walk over every point.
 
-Maintenance: an (account, hour) is marked dirty in ``curve_dirty`` in the same
-transaction as a trade or funding row written into it (:func:`mark_inserts` for the
-writer's inserts, triggers for updates and deletes), so a block is never trusted after
-its rows changed. The writer rebuilds dirty hours when it is idle (:func:`refresh_curve`, in
-short slices), outside the ingest path: a backfill writing into thousands of hours pays
-nothing per row beyond the mark, and a query treats a dirty hour as rows to read.
+Maintenance: :mod:`v7d.store.refresh` marks an hour dirty with every write into it and
+has the idle writer rebuild it (:func:`rebuild_curve`); a query treats a dirty hour as
+rows to read, so a block is never trusted after its rows changed.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import astuple, dataclass, fields
 
-from v7d.store.records import Income, Trade
-
-__all__ = [
-    "BLOCK_COLUMNS",
-    "HOUR_MS",
-    "Block",
-    "block_of",
-    "dirty_hours",
-    "mark_inserts",
-    "refresh_curve",
-]
+__all__ = ["BLOCK_COLUMNS", "HOUR_MS", "Block", "block_of", "rebuild_curve"]
 
 HOUR_MS = 3_600_000
 
@@ -110,7 +95,7 @@ _FUNDING = """
 """
 
 
-def _rebuild(conn: sqlite3.Connection, account: str, hour_ms: int) -> None:
+def rebuild_curve(conn: sqlite3.Connection, account: str, hour_ms: int) -> None:
     """Replace the blocks of one (account, hour) with ones built from its rows."""
     curves: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
     inexact: set[tuple[str, str]] = set()
@@ -134,53 +119,3 @@ def _rebuild(conn: sqlite3.Connection, account: str, hour_ms: int) -> None:
             rows.append((*head, 1, *astuple(block)[1:]))
     marks = ", ".join("?" * (len(BLOCK_COLUMNS) + 4))
     conn.executemany(f"INSERT INTO curve_hourly VALUES ({marks})", rows)
-
-
-def mark_inserts(conn: sqlite3.Connection, records: Iterable[object]) -> None:
-    """Mark the hours that a batch's trades and funding rows go into (inside its
-    transaction; a row the upsert then ignores only costs a needless rebuild)."""
-    hours = {
-        (r.account, r.time // HOUR_MS * HOUR_MS)
-        for r in records
-        if isinstance(r, Trade) or (isinstance(r, Income) and r.income_type == "FUNDING_FEE")
-    }
-    if hours:
-        conn.executemany("INSERT OR IGNORE INTO curve_dirty VALUES (?, ?)", sorted(hours))
-
-
-def refresh_curve(
-    conn: sqlite3.Connection, limit: int = 48, budget_s: float | None = None
-) -> tuple[int, bool]:
-    """Rebuild up to ``limit`` dirty hours, oldest first, in one transaction, stopping
-    early once ``budget_s`` seconds are spent (after one hour at least).
-
-    Returns (hours rebuilt, whether dirty hours remain). ``conn`` is in autocommit mode.
-    """
-    started = time.monotonic()
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        dirty = conn.execute(
-            "SELECT account, hour_ms FROM curve_dirty ORDER BY hour_ms LIMIT ?", (limit,)
-        ).fetchall()
-        done: list[tuple[str, int]] = []
-        for account, hour_ms in dirty:
-            if done and budget_s is not None and time.monotonic() - started > budget_s:
-                break
-            _rebuild(conn, account, hour_ms)
-            done.append((account, hour_ms))
-        conn.executemany("DELETE FROM curve_dirty WHERE account = ? AND hour_ms = ?", done)
-        more = conn.execute("SELECT 1 FROM curve_dirty LIMIT 1").fetchone() is not None
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-    return len(done), more
-
-
-def dirty_hours(conn: sqlite3.Connection, account: str, start_ms: int, end_ms: int) -> set[int]:
-    """The account's hours in [start_ms, end_ms) whose blocks wait for a rebuild."""
-    rows = conn.execute(
-        "SELECT hour_ms FROM curve_dirty WHERE account = ? AND hour_ms >= ? AND hour_ms < ?",
-        (account, start_ms, end_ms),
-    )
-    return {r[0] for r in rows}

@@ -505,7 +505,7 @@ def _dirty_triggers(table: str, name: str) -> str:
 
     def mark(row: str) -> str:
         return (
-            f"INSERT OR IGNORE INTO curve_dirty VALUES "
+            f"INSERT OR IGNORE INTO stats_dirty VALUES "
             f"({row}.account, ({row}.time / 3600000) * 3600000);"
         )
 
@@ -515,19 +515,21 @@ def _dirty_triggers(table: str, name: str) -> str:
     """
 
 
-def _m3_curve_blocks(conn: sqlite3.Connection) -> None:
-    """Hourly blocks of the net-PnL curve (:mod:`v7d.store.curve`) and their dirty marks.
+def _m3_stats_tables(conn: sqlite3.Connection) -> None:
+    """Hourly blocks of the net-PnL curve (:mod:`v7d.store.curve`), per-order figures
+    (:mod:`v7d.store.order_stats`) and the dirty hours they are rebuilt from
+    (:mod:`v7d.store.refresh`).
 
-    The writer marks the hours a batch inserts into (one row per hour, not per trade:
-    a per-row trigger cost a tenth of the ingest rate), triggers mark the hours of
-    updated or deleted rows, and the writer rebuilds marked hours when idle, so ingest
-    does not pay for the blocks. Every hour that holds trades or funding starts marked.
+    The writer marks the hours a batch writes into (one mark per hour and batch rather
+    than a trigger per row), triggers mark the hours of updated or deleted trades and
+    income, and the writer rebuilds marked hours when idle, so ingest
+    does not pay for them. Every hour that holds history starts out marked.
     """
     hour = "(time / 3600000) * 3600000"
     _run_script(
         conn,
         f"""
-        CREATE TABLE curve_dirty (
+        CREATE TABLE stats_dirty (
             account TEXT NOT NULL,
             hour_ms INTEGER NOT NULL,
             PRIMARY KEY (account, hour_ms)
@@ -554,9 +556,38 @@ def _m3_curve_blocks(conn: sqlite3.Connection) -> None:
         ) WITHOUT ROWID;
         CREATE INDEX curve_hourly_hour ON curve_hourly (account, hour_ms);
 
-        INSERT OR IGNORE INTO curve_dirty SELECT DISTINCT account, {hour} FROM trades;
-        INSERT OR IGNORE INTO curve_dirty
+        CREATE TABLE order_stats (
+            account       TEXT NOT NULL,
+            symbol        TEXT NOT NULL,
+            order_id      INTEGER NOT NULL,
+            time          INTEGER,          -- the order's creation (NULL: no order row)
+            executed      INTEGER,          -- executed_qty > 0 (NULL: no order row)
+            margin_asset  TEXT,
+            fills         INTEGER NOT NULL,
+            first_fill_ms INTEGER,
+            last_fill_ms  INTEGER,
+            net_e8        INTEGER,          -- realized PnL - margin-asset commission
+            nonzero       INTEGER NOT NULL, -- fills with realized PnL != 0
+            exact         INTEGER NOT NULL, -- 0: a fill lacks its e8 twins
+            ttf_first_ms  INTEGER,          -- first TRADE event - creation
+            ttf_full_ms   INTEGER,          -- first FILLED event - creation
+            PRIMARY KEY (account, symbol, order_id)
+        ) WITHOUT ROWID;
+        -- Closing orders by their fills' span (all symbols, covering; one symbol) and
+        -- fill times by creation time (covering).
+        CREATE INDEX order_stats_fills ON order_stats (account, first_fill_ms, last_fill_ms,
+            margin_asset, nonzero, net_e8, exact);
+        CREATE INDEX order_stats_symbol_fills ON order_stats (account, symbol, first_fill_ms,
+            last_fill_ms);
+        CREATE INDEX order_stats_time ON order_stats (account, time, executed, ttf_first_ms,
+            ttf_full_ms);
+
+        INSERT OR IGNORE INTO stats_dirty SELECT DISTINCT account, {hour} FROM trades;
+        INSERT OR IGNORE INTO stats_dirty
             SELECT DISTINCT account, {hour} FROM income WHERE income_type = 'FUNDING_FEE';
+        INSERT OR IGNORE INTO stats_dirty SELECT DISTINCT account, {hour} FROM orders;
+        INSERT OR IGNORE INTO stats_dirty
+            SELECT DISTINCT account, (event_time / 3600000) * 3600000 FROM order_events;
         """
         + _dirty_triggers("trades", "trades_curve")
         + _dirty_triggers("income", "income_curve"),
@@ -566,7 +597,7 @@ def _m3_curve_blocks(conn: sqlite3.Connection) -> None:
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m1_initial,
     _m2_daily_rollups,
-    _m3_curve_blocks,
+    _m3_stats_tables,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -22,9 +22,9 @@ from typing import Any, TypeVar
 import structlog
 
 from v7d.errors import StoreError
-from v7d.store.curve import mark_inserts, refresh_curve
 from v7d.store.db import open_database
 from v7d.store.records import BatchResult, WriteBatch
+from v7d.store.refresh import mark_inserts, refresh_stats
 from v7d.store.upserts import MarginAssets, apply_coverage, apply_cursors, upsert_records
 
 __all__ = ["Writer", "apply_batch"]
@@ -219,7 +219,7 @@ class Writer:
 
     async def _next_item(self) -> object:
         """The next queued item; while none waits and rebuilding is due, rebuild dirty
-        curve hours (:func:`~v7d.store.curve.refresh_curve`) in short slices."""
+        curve hours (:func:`~v7d.store.refresh.refresh_stats`) in short slices."""
         assert self._executor is not None and self._conn is not None
         while self._curve_pending and self._queue.empty():
             wait = self._curve_due() - time.monotonic()
@@ -231,7 +231,7 @@ class Writer:
             self._busy_since = self._last_slice = time.monotonic()
             try:
                 n, more = await self._executor.run(
-                    refresh_curve, self._conn, CURVE_SLICE_HOURS, CURVE_SLICE_S
+                    refresh_stats, self._conn, CURVE_SLICE_HOURS, CURVE_SLICE_S
                 )
             except Exception as exc:  # the hours stay dirty; queries read their rows
                 log.error("curve_refresh_failed", error=repr(exc))

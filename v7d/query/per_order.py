@@ -1,0 +1,232 @@
+"""Closing-order results and fill times from the per-order rows the writer keeps.
+
+``order_stats`` (:mod:`v7d.store.order_stats`) holds one compact row per order. For a
+cut by account, symbol and time window in the e8 mode, the statistics read those rows
+instead of grouping every fill by order or joining every order to its events:
+
+* the orders touching an hour still marked dirty are recomputed from the history tables
+  (their stored rows may be stale) — unless too many hours are dirty (right after a
+  backfill), when the caller falls back to the history tables altogether;
+* closing orders whose fills all lie in the window add their stored result; those whose
+  fills straddle an edge (found through the longest fill span any order has) have their
+  in-window fills summed from the trades.
+
+Every function returns None when the rows cannot answer exactly; the caller then takes
+the path over the history tables (:mod:`v7d.query.outcomes`, :mod:`v7d.query.execution`).
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from v7d.query.cuts import Cut
+from v7d.query.numbers import Mode
+from v7d.store.curve import HOUR_MS
+from v7d.store.order_stats import SPAN_KEY, Key, keyed_query, order_rows, orders_in
+from v7d.store.refresh import dirty_hours
+
+__all__ = ["ClosingSums", "FillTimes", "closing_sums", "fill_times", "stale_orders"]
+
+# More dirty hours than this (a backfill not yet rebuilt): read the history tables.
+MAX_DIRTY_HOURS = 48
+# Stale orders are left out of SQL by key; beyond this many, read the history tables.
+MAX_STALE_ORDERS = 5000
+_LO, _HI = -(2**62), 2**62
+
+
+def stale_orders(conn: sqlite3.Connection, cut: Cut, mode: Mode) -> set[Key] | None:
+    """The cut's orders whose stored rows may be stale, or None when the rows cannot
+    answer this cut (another mode, a cut the rows do not carry, too much still dirty)."""
+    if mode != "e8" or cut.account is None or not cut.income_attributable:
+        return None
+    hours = dirty_hours(conn, cut.account)
+    if len(hours) > MAX_DIRTY_HOURS:
+        return None
+    stale: set[Key] = set()
+    for h in hours:
+        stale |= orders_in(conn, cut.account, h, h + HOUR_MS)
+    if cut.symbol is not None:
+        stale = {k for k in stale if k[0] == cut.symbol}
+    return stale if len(stale) <= MAX_STALE_ORDERS else None
+
+
+@dataclass(slots=True)
+class ClosingSums:
+    """Closing orders of one margin asset: count, wins, losses, e8 sums of each side."""
+
+    n: int = 0
+    wins: int = 0
+    losses: int = 0
+    won: int = 0
+    lost: int = 0
+
+    def add(self, net: int, sign: int = 1) -> None:
+        """Count (sign 1) or take back (sign -1) one closing order's result ``net``."""
+        self.n += sign
+        if net > 0:
+            self.wins += sign
+            self.won += sign * net
+        elif net < 0:
+            self.losses += sign
+            self.lost += sign * net
+
+
+def _sym(cut: Cut) -> tuple[str, list[Any]]:
+    return ("AND symbol = ? ", [cut.symbol]) if cut.symbol is not None else ("", [])
+
+
+def closing_sums(
+    conn: sqlite3.Connection, cut: Cut, stale: set[Key]
+) -> dict[str, ClosingSums] | None:
+    """Closing-order sums per margin asset over the cut, or None (read the trades)."""
+    assert cut.account is not None
+    lo = _LO if cut.start_ms is None else cut.start_ms
+    hi = _HI if cut.end_ms is None else cut.end_ms
+    sym, sym_params = _sym(cut)
+    inside = f"first_fill_ms >= ? AND last_fill_ms < ? AND (nonzero > 0 OR exact = 0) {sym}"
+    acc: dict[str, ClosingSums] = defaultdict(ClosingSums)
+    sql = (
+        "SELECT margin_asset, COUNT(*), SUM(net_e8 > 0), SUM(net_e8 < 0), "
+        "coalesce(SUM(CASE WHEN net_e8 > 0 THEN net_e8 END), 0), "
+        "coalesce(SUM(CASE WHEN net_e8 < 0 THEN net_e8 END), 0), SUM(exact = 0) "
+        f"FROM order_stats WHERE account = ? AND {inside} GROUP BY margin_asset"
+    )
+    try:
+        rows = conn.execute(sql, [cut.account, lo, hi, *sym_params]).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "overflow" in str(exc):
+            return None
+        raise
+    for asset, n, wins, losses, won, lost, inexact in rows:
+        if inexact:
+            return None
+        acc[asset] = ClosingSums(n, wins, losses, won, lost)
+    # Take back the stale rows that were counted above; their orders are read below.
+    for asset, first, last, nonzero, exact, net in keyed_query(
+        _STORED, conn, cut.account, sorted(stale)
+    ):
+        if first is not None and lo <= first and last < hi and nonzero > 0 and exact:
+            acc[asset].add(net, -1)
+    fresh = _in_window(conn, cut, stale | _straddling(conn, cut, lo, hi, stale))
+    if fresh is None:
+        return None
+    for asset, net in fresh:
+        acc[asset].add(net)
+    return {a: s for a, s in sorted(acc.items()) if s.n}
+
+
+_STORED = """
+    SELECT s.margin_asset, s.first_fill_ms, s.last_fill_ms, s.nonzero, s.exact, s.net_e8
+    FROM k CROSS JOIN order_stats s
+         ON s.account = ?1 AND s.symbol = k.symbol AND s.order_id = k.order_id
+"""
+
+
+def _straddling(conn: sqlite3.Connection, cut: Cut, lo: int, hi: int, stale: set[Key]) -> set[Key]:
+    """Orders with fills on both sides of a window edge (their rows are not stale)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (SPAN_KEY,)).fetchone()
+    span = int(row[0]) if row else 0
+    sym, sym_params = _sym(cut)
+    out: set[Key] = set()
+    for edge in (lo, hi):
+        if edge in (_LO, _HI):
+            continue
+        sql = (
+            "SELECT symbol, order_id FROM order_stats WHERE account = ? AND first_fill_ms >= ? "
+            f"AND first_fill_ms < ? AND last_fill_ms >= ? {sym}"
+        )
+        rows = conn.execute(sql, [cut.account, edge - span, edge, edge, *sym_params])
+        out |= {(r[0], r[1]) for r in rows}
+    return out - stale
+
+
+_FILLS_IN_WINDOW = """
+    SELECT t.margin_asset,
+           SUM(t.realized_pnl_e8) - SUM(CASE WHEN t.commission_asset = t.margin_asset
+                                             THEN t.commission_e8 ELSE 0 END),
+           SUM(t.realized_pnl_e8 != 0), SUM(t.realized_pnl_e8 IS NULL OR t.commission_e8 IS NULL)
+    FROM k CROSS JOIN trades t ON t.account = ?1 AND t.symbol = k.symbol AND t.order_id = k.order_id
+    WHERE t.time >= {lo} AND t.time < {hi}
+    GROUP BY t.symbol, t.order_id
+"""
+
+
+def _in_window(conn: sqlite3.Connection, cut: Cut, keys: set[Key]) -> list[tuple[str, int]] | None:
+    """(margin asset, in-window result) of each closing order among ``keys``."""
+    assert cut.account is not None
+    lo = _LO if cut.start_ms is None else cut.start_ms
+    hi = _HI if cut.end_ms is None else cut.end_ms
+    sql = _FILLS_IN_WINDOW.format(lo=int(lo), hi=int(hi))
+    out = []
+    for asset, net, nonzero, nulls in keyed_query(sql, conn, cut.account, sorted(keys)):
+        if nulls:
+            return None
+        if nonzero:
+            out.append((asset, net))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class FillTimes:
+    """Count, sum and nearest-rank 90th percentile of one fill-time column (ms)."""
+
+    n: int
+    total: int
+    p90: int | None
+
+
+def fill_times(conn: sqlite3.Connection, cut: Cut, stale: set[Key]) -> tuple[FillTimes, FillTimes]:
+    """Time to first fill and to full fill over the cut's traded orders (by creation)."""
+    assert cut.account is not None
+    lo = _LO if cut.start_ms is None else cut.start_ms
+    hi = _HI if cut.end_ms is None else cut.end_ms
+    extra = [
+        r for r in order_rows(conn, cut.account, stale)
+        if r.executed and r.time is not None and lo <= r.time < hi
+        and (cut.symbol is None or r.symbol == cut.symbol)
+    ]  # fmt: skip
+    sym, sym_params = _sym(cut)
+    where = f"account = ? AND time >= ? AND time < ? AND executed = 1 {sym}"
+    params: list[Any] = [cut.account, lo, hi, *sym_params]
+    if stale:
+        where += f"AND (symbol, order_id) NOT IN (VALUES {', '.join('(?, ?)' for _ in stale)})"
+        params += [v for k in sorted(stale) for v in k]
+    firsts = [r.ttf_first_ms for r in extra if r.ttf_first_ms is not None]
+    fulls = [r.ttf_full_ms for r in extra if r.ttf_full_ms is not None]
+    return (
+        _column(conn, "ttf_first_ms", where, params, firsts),
+        _column(conn, "ttf_full_ms", where, params, fulls),
+    )
+
+
+def _column(
+    conn: sqlite3.Connection, col: str, where: str, params: list[Any], extra: list[int]
+) -> FillTimes:
+    if extra:
+        # A few recomputed orders join the stored ones: rank them all in Python.
+        rows = conn.execute(
+            f"SELECT {col} FROM order_stats WHERE {where} AND {col} IS NOT NULL", params
+        )
+        values = sorted([r[0] for r in rows] + extra)
+        return FillTimes(len(values), sum(values), values[_rank(len(values))])
+    n, total = conn.execute(
+        f"SELECT COUNT({col}), coalesce(SUM({col}), 0) FROM order_stats WHERE {where}", params
+    ).fetchone()
+    if not n:
+        return FillTimes(0, 0, None)
+    (p,) = conn.execute(
+        f"SELECT {col} FROM order_stats WHERE {where} AND {col} IS NOT NULL "
+        f"ORDER BY {col} LIMIT 1 OFFSET ?",
+        [*params, _rank(n)],
+    ).fetchone()
+    return FillTimes(n, total, p)
+
+
+def _rank(n: int) -> int:
+    """Index of the nearest-rank 90th percentile among ``n`` ordered values (as
+    :func:`v7d.query.numbers.p90`)."""
+    return max(0, math.ceil(0.9 * n) - 1)
