@@ -7,15 +7,20 @@ from __future__ import annotations
 import random
 import shutil
 import sqlite3
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.query.truth import DAY, HOUR, T0
 from v7d.query import execution, outcomes, per_order
 from v7d.query.api import HistoryQueryAPI
 from v7d.query.cuts import make_cut
+from v7d.query.numbers import p90
+from v7d.store.db import open_database
 
 
 def _windows() -> list[dict[str, Any]]:
@@ -30,14 +35,14 @@ def _windows() -> list[dict[str, Any]]:
     return out
 
 
-def _figures(api: HistoryQueryAPI, kw: dict[str, Any]) -> tuple[Any, Any, Any]:
+def _figures(api: HistoryQueryAPI, kw: dict[str, Any]) -> tuple[Any, Any]:
     s = api.summary(**kw)
-    ex = s["execution"]
-    return s["closing"], ex["time_to_first_fill_ms"], ex["time_to_full_fill_ms"]
+    return s["closing"], s["execution"]
 
 
 def _without_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make every statistic take the path over the history tables."""
+    assert outcomes.stale_orders is per_order.stale_orders
     monkeypatch.setattr(outcomes, "stale_orders", lambda *a: None)
     monkeypatch.setattr(execution, "stale_orders", lambda *a: None)
 
@@ -46,7 +51,8 @@ def _without_rows(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_rows_equal_history_tables(
     api: HistoryQueryAPI, monkeypatch: pytest.MonkeyPatch, kw: dict[str, Any]
 ) -> None:
-    """Each window's closing block and fill times are the same either way."""
+    """Each window's closing block and execution block (counts, fill ratio, slippage,
+    fill times) are the same either way."""
     fast = _figures(api, kw)
     _without_rows(monkeypatch)
     assert fast == _figures(api, kw)
@@ -65,8 +71,8 @@ def test_windows_cut_through_orders(api: HistoryQueryAPI) -> None:
 def test_stale_rows_are_recomputed(
     store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Hours marked dirty with wrong per-order rows behind them give the right answer:
-    the orders touching them are recomputed, not read."""
+    """Hours marked dirty with wrong per-order rows and hourly tallies behind them give
+    the right answer: the orders touching them are recomputed, not read."""
     copy = tmp_path / "stale.db"
     shutil.copy(store_path, copy)
     raw = sqlite3.connect(copy)
@@ -80,6 +86,9 @@ def test_stale_rows_are_recomputed(
             "FROM trades WHERE time >= ? AND time < ?)",
             (h, h + HOUR),
         ).rowcount
+        raw.execute(
+            "UPDATE order_hourly SET n = n + 3, traded = traded + 1 WHERE hour_ms = ?", (h,)
+        )
     raw.commit()
     raw.close()
     assert touched > 0
@@ -89,3 +98,33 @@ def test_stale_rows_are_recomputed(
         fast = [_figures(api, kw) for kw in kws]
         _without_rows(monkeypatch)
         assert fast == [_figures(api, kw) for kw in kws]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(0, 50), max_size=40),
+    st.lists(st.integers(0, 50), max_size=8),
+    st.integers(0, 3),
+)
+def test_p90_of_stored_and_recomputed_values(
+    stored: list[int], extra: list[int], n_stale: int
+) -> None:
+    """The percentile over stored rows (some left out as stale) and recomputed values
+    equals the nearest-rank p90 of the union, whatever the ranks of the extra values."""
+    with tempfile.TemporaryDirectory() as d:
+        conn = open_database(Path(d) / "h.db")
+        cols = [r[1] for r in conn.execute("PRAGMA table_info(order_stats)")]
+        for i, v in enumerate(stored):
+            row = dict.fromkeys(cols, 0) | {"account": "a", "symbol": "X", "order_id": i,
+                                            "time": 1000 + i, "executed": 1, "ttf_first_ms": v,
+                                            "ratio": None, "slip": None, "status": "FILLED"}  # fmt: skip
+            conn.execute(f"INSERT INTO order_stats VALUES ({', '.join('?' * len(cols))})",
+                         [row[c] for c in cols])  # fmt: skip
+        stale = {("X", i) for i in range(min(n_stale, len(stored)))}
+        kept = [v for i, v in enumerate(stored) if ("X", i) not in stale]
+        union = kept + extra
+        got = per_order.p90_column(
+            conn, make_cut(account="a"), "ttf_first_ms", stale, extra, len(union)
+        )
+        assert got == p90(union)
+        conn.close()

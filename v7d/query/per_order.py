@@ -21,15 +21,18 @@ import math
 import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from v7d.query.cuts import Cut
 from v7d.query.numbers import Mode
+from v7d.query.sums import split_hours
 from v7d.store.curve import HOUR_MS
-from v7d.store.order_stats import SPAN_KEY, Key, keyed_query, order_rows, orders_in
+from v7d.store.order_stats import SPAN_KEY, Key, OrderStat, keyed_query, orders_in
+from v7d.store.order_tally import TALLY_COLUMNS, Flags, Tally
 from v7d.store.refresh import dirty_hours
 
-__all__ = ["ClosingSums", "FillTimes", "closing_sums", "fill_times", "stale_orders"]
+__all__ = ["ClosingSums", "closing_sums", "p90_column", "stale_orders", "tally_by_status"]
 
 # More dirty hours than this (a backfill not yet rebuilt): read the history tables.
 MAX_DIRTY_HOURS = 48
@@ -170,63 +173,114 @@ def _in_window(conn: sqlite3.Connection, cut: Cut, keys: set[Key]) -> list[tuple
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class FillTimes:
-    """Count, sum and nearest-rank 90th percentile of one fill-time column (ms)."""
+def _tally_rows(
+    conn: sqlite3.Connection, cut: Cut, spans: list[tuple[int, int]], stale: set[Key]
+) -> list[tuple[Any, ...]]:
+    """Stored per-order rows created in ``spans`` (orders not stale), as tally input."""
+    sym, sym_params = _sym(cut)
+    out = []
+    for lo, hi in spans:
+        rows = conn.execute(
+            "SELECT symbol, order_id, status, executed, want, full_qty, at_limit, ratio, slip, "
+            f"ttf_first_ms, ttf_full_ms FROM order_stats WHERE account = ? AND time >= ? "
+            f"AND time < ? {sym}",
+            [cut.account, lo, hi, *sym_params],
+        )
+        out += [tuple(r)[2:] for r in rows if (r[0], r[1]) not in stale]
+    return out
 
-    n: int
-    total: int
-    p90: int | None
+
+def _add_rows(acc: dict[str, Tally], rows: list[tuple[Any, ...]]) -> None:
+    for status, traded, want, full, at_limit, ratio, slip, first, full_t in rows:
+        f = Flags(traded or 0, want, full, at_limit,
+                  None if ratio is None else Decimal(ratio), None if slip is None else Decimal(slip))  # fmt: skip
+        acc[status].add_order(f, first, full_t)
 
 
-def fill_times(conn: sqlite3.Connection, cut: Cut, stale: set[Key]) -> tuple[FillTimes, FillTimes]:
-    """Time to first fill and to full fill over the cut's traded orders (by creation)."""
+def tally_by_status(
+    conn: sqlite3.Connection, cut: Cut, stale: set[Key], fresh: list[OrderStat]
+) -> dict[str, Tally]:
+    """Execution-quality sums per status of the cut's orders (by creation time).
+
+    Whole hours come from ``order_hourly`` unless a stale order was or is created in
+    them; those hours and the partial hours at the window's ends are added up from the
+    per-order rows, with ``fresh`` (the stale orders recomputed) in place of stale rows.
+    """
     assert cut.account is not None
     lo = _LO if cut.start_ms is None else cut.start_ms
     hi = _HI if cut.end_ms is None else cut.end_ms
-    extra = [
-        r for r in order_rows(conn, cut.account, stale)
-        if r.executed and r.time is not None and lo <= r.time < hi
-        and (cut.symbol is None or r.symbol == cut.symbol)
-    ]  # fmt: skip
+    acc: dict[str, Tally] = defaultdict(Tally)
+    stored = keyed_query(_STORED_TIME, conn, cut.account, sorted(stale))
+    redo = {t // HOUR_MS * HOUR_MS for (t,) in stored if t is not None}
+    redo |= {r.time // HOUR_MS * HOUR_MS for r in fresh if r.time is not None}
+    whole, edges = split_hours(cut)
+    spans = [
+        (e.start_ms if e.start_ms is not None else lo, e.end_ms if e.end_ms is not None else hi)
+        for e in edges
+    ]
+    if whole is not None:
+        w_lo = _LO if whole.start_ms is None else whole.start_ms
+        w_hi = _HI if whole.end_ms is None else whole.end_ms
+        cols = ", ".join(TALLY_COLUMNS)
+        sql = (
+            f"SELECT hour_ms, status, {cols} FROM order_hourly WHERE account = ? AND symbol = ? "
+            "AND hour_ms >= ? AND hour_ms < ?"
+        )
+        for hour, status, *values in conn.execute(sql, [cut.account, cut.symbol or "", w_lo, w_hi]):
+            if hour not in redo:
+                acc[status].merge(Tally.from_row(values))
+        spans += [(h, h + HOUR_MS) for h in sorted(redo) if w_lo <= h < w_hi]
+    _add_rows(acc, _tally_rows(conn, cut, spans, stale))
+    for r in fresh:
+        if (
+            r.time is not None
+            and r.status is not None
+            and lo <= r.time < hi
+            and (cut.symbol is None or r.symbol == cut.symbol)
+        ):
+            _add_rows(acc, [(r.status, r.executed, r.want, r.full_qty, r.at_limit, r.ratio,
+                             r.slip, r.ttf_first_ms, r.ttf_full_ms)])  # fmt: skip
+    return dict(acc)
+
+
+_STORED_TIME = """
+    SELECT s.time FROM k CROSS JOIN order_stats s
+    ON s.account = ?1 AND s.symbol = k.symbol AND s.order_id = k.order_id
+"""
+
+
+def p90_column(
+    conn: sqlite3.Connection, cut: Cut, col: str, stale: set[Key], extra: list[int], n: int,
+    *, walk: bool = False,
+) -> int | None:  # fmt: skip
+    """Nearest-rank 90th percentile of ``col`` over the cut's traded orders: the stored
+    rows (stale ones left out) and ``extra`` (the stale orders' fresh values); ``n`` is
+    the count of both.
+
+    One ordered read of at most len(extra) + 1 stored values around the rank answers:
+    the k-th smallest of the union is the (k - b)-th of the stored values from rank
+    b = k - len(extra) on together with ``extra`` (no value below rank b can be it).
+    ``walk``: read the column's own index in value order up to the rank (a window holding
+    a large share of the orders) instead of sorting the window's values.
+    """
+    if not n:
+        return None
+    k = max(0, math.ceil(0.9 * n) - 1)
+    base = max(0, k - len(extra))
     sym, sym_params = _sym(cut)
-    where = f"account = ? AND time >= ? AND time < ? AND executed = 1 {sym}"
-    params: list[Any] = [cut.account, lo, hi, *sym_params]
+    where = f"account = ? AND executed = 1 AND time >= ? AND time < ? AND {col} IS NOT NULL {sym}"
+    params: list[Any] = [cut.account, _LO if cut.start_ms is None else cut.start_ms,
+                         _HI if cut.end_ms is None else cut.end_ms, *sym_params]  # fmt: skip
     if stale:
         where += f"AND (symbol, order_id) NOT IN (VALUES {', '.join('(?, ?)' for _ in stale)})"
-        params += [v for k in sorted(stale) for v in k]
-    firsts = [r.ttf_first_ms for r in extra if r.ttf_first_ms is not None]
-    fulls = [r.ttf_full_ms for r in extra if r.ttf_full_ms is not None]
-    return (
-        _column(conn, "ttf_first_ms", where, params, firsts),
-        _column(conn, "ttf_full_ms", where, params, fulls),
+        params += [v for key in sorted(stale) for v in key]
+    if walk:
+        index = f"INDEXED BY order_stats_{col[:-3]}"
+    else:
+        index = f"INDEXED BY order_stats_{'symbol_' if cut.symbol is not None else ''}time"
+    rows = conn.execute(
+        f"SELECT {col} FROM order_stats {index} WHERE {where} ORDER BY {col} LIMIT ? OFFSET ?",
+        [*params, k - base + 1, base],
     )
-
-
-def _column(
-    conn: sqlite3.Connection, col: str, where: str, params: list[Any], extra: list[int]
-) -> FillTimes:
-    if extra:
-        # A few recomputed orders join the stored ones: rank them all in Python.
-        rows = conn.execute(
-            f"SELECT {col} FROM order_stats WHERE {where} AND {col} IS NOT NULL", params
-        )
-        values = sorted([r[0] for r in rows] + extra)
-        return FillTimes(len(values), sum(values), values[_rank(len(values))])
-    n, total = conn.execute(
-        f"SELECT COUNT({col}), coalesce(SUM({col}), 0) FROM order_stats WHERE {where}", params
-    ).fetchone()
-    if not n:
-        return FillTimes(0, 0, None)
-    (p,) = conn.execute(
-        f"SELECT {col} FROM order_stats WHERE {where} AND {col} IS NOT NULL "
-        f"ORDER BY {col} LIMIT 1 OFFSET ?",
-        [*params, _rank(n)],
-    ).fetchone()
-    return FillTimes(n, total, p)
-
-
-def _rank(n: int) -> int:
-    """Index of the nearest-rank 90th percentile among ``n`` ordered values (as
-    :func:`v7d.query.numbers.p90`)."""
-    return max(0, math.ceil(0.9 * n) - 1)
+    merged = sorted([r[0] for r in rows] + extra)
+    return int(merged[k - base])

@@ -19,9 +19,19 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, fields
 
-__all__ = ["SPAN_KEY", "OrderStat", "order_rows", "orders_in", "rebuild_orders"]
+from v7d.store.order_tally import HOUR_MS, order_flags, rebuild_order_hourly
+
+__all__ = [
+    "SPAN_KEY",
+    "Key",
+    "OrderStat",
+    "keyed_query",
+    "order_rows",
+    "orders_in",
+    "rebuild_orders",
+]
 
 # meta key: the longest first-to-last fill span of any order (ms), a bound for finding
 # orders whose fills straddle a window's edge.
@@ -47,6 +57,12 @@ class OrderStat:
     exact: int
     ttf_first_ms: int | None
     ttf_full_ms: int | None
+    status: str | None
+    want: int
+    full_qty: int
+    at_limit: int
+    ratio: str | None
+    slip: str | None
 
 
 _KEYS_IN_HOURS = """
@@ -95,7 +111,8 @@ _FILLS = """
     GROUP BY t.symbol, t.order_id
 """
 _ORDERS = """
-    SELECT o.symbol, o.order_id, o.time, CAST(o.executed_qty AS REAL) > 0
+    SELECT o.symbol, o.order_id, o.time, o.status, o.side, o.orig_qty, o.executed_qty,
+           o.price, o.avg_price, o.stop_price
     FROM k CROSS JOIN orders o ON o.account = ?1 AND o.symbol = k.symbol AND o.order_id = k.order_id
 """
 _EVENTS = """
@@ -126,9 +143,10 @@ def order_rows(conn: sqlite3.Connection, account: str, keys: Iterable[Key]) -> l
 
 
 def _stat(key: Key, f: tuple | None, o: tuple | None, e: tuple | None) -> OrderStat:  # type: ignore[type-arg]
-    """One row from the fills' sums ``f``, the order's time and traded flag ``o`` and the
-    events' first TRADE and FILLED times ``e`` (None: none in the store)."""
-    created, executed = o if o is not None else (None, None)
+    """One row from the fills' sums ``f``, the order's columns ``o`` and the events' first
+    TRADE and FILLED times ``e`` (None: none in the store)."""
+    created, status = (o[0], o[1]) if o is not None else (None, None)
+    flags = order_flags(*o[1:]) if o is not None else None
     first_trade, filled = e if e is not None else (None, None)
 
     def since(t: int | None) -> int | None:
@@ -142,18 +160,27 @@ def _stat(key: Key, f: tuple | None, o: tuple | None, e: tuple | None) -> OrderS
         if nulls:
             net, nonzero = None, 0
     return OrderStat(
-        key[0], key[1], created, None if executed is None else int(executed), asset, n,
-        first, last, net, nonzero, exact, since(first_trade), since(filled),
+        key[0], key[1], created, None if flags is None else flags.traded, asset, n,
+        first, last, net, nonzero, exact, since(first_trade), since(filled), status,
+        flags.want if flags else 0, flags.full if flags else 0, flags.at_limit if flags else 0,
+        None if flags is None or flags.ratio is None else str(flags.ratio),
+        None if flags is None or flags.slip is None else str(flags.slip),
     )  # fmt: skip
 
 
 def rebuild_orders(conn: sqlite3.Connection, account: str, hour_ms: int, hour_end: int) -> None:
-    """Rebuild the ``order_stats`` rows of the orders touching [hour_ms, hour_end)."""
-    rows = order_rows(conn, account, orders_in(conn, account, hour_ms, hour_end))
+    """Rebuild the ``order_stats`` rows of the orders touching [hour_ms, hour_end), and
+    the ``order_hourly`` tallies of the creation hours they were and are in."""
+    keys = sorted(orders_in(conn, account, hour_ms, hour_end))
+    rows = order_rows(conn, account, keys)
+    created = {r[0] for r in keyed_query(_CREATED, conn, account, keys) if r[0] is not None}
+    created |= {r.time for r in rows if r.time is not None}
+    marks = ", ".join("?" * (len(fields(OrderStat)) + 1))
     conn.executemany(
-        "INSERT OR REPLACE INTO order_stats VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(account, *_values(r)) for r in rows],
+        f"INSERT OR REPLACE INTO order_stats VALUES ({marks})",
+        [(account, *astuple(r)) for r in rows],
     )
+    rebuild_order_hourly(conn, account, {t // HOUR_MS * HOUR_MS for t in created})
     spans = [
         r.last_fill_ms - r.first_fill_ms
         for r in rows
@@ -167,7 +194,8 @@ def rebuild_orders(conn: sqlite3.Connection, account: str, hour_ms: int, hour_en
         )
 
 
-def _values(r: OrderStat) -> tuple[object, ...]:
-    return (r.symbol, r.order_id, r.time, r.executed, r.margin_asset, r.fills,
-            r.first_fill_ms, r.last_fill_ms, r.net_e8, r.nonzero, r.exact,
-            r.ttf_first_ms, r.ttf_full_ms)  # fmt: skip
+# The creation times the stored rows had before a rebuild (their hours' tallies change).
+_CREATED = """
+    SELECT s.time FROM k CROSS JOIN order_stats s
+    ON s.account = ?1 AND s.symbol = k.symbol AND s.order_id = k.order_id
+"""

@@ -571,6 +571,12 @@ def _m3_stats_tables(conn: sqlite3.Connection) -> None:
             exact         INTEGER NOT NULL, -- 0: a fill lacks its e8 twins
             ttf_first_ms  INTEGER,          -- first TRADE event - creation
             ttf_full_ms   INTEGER,          -- first FILLED event - creation
+            status        TEXT,             -- the order's (NULL: no order row)
+            want          INTEGER NOT NULL, -- orig_qty > 0
+            full_qty      INTEGER NOT NULL, -- want and executed_qty >= orig_qty
+            at_limit      INTEGER NOT NULL, -- traded at exactly its positive limit price
+            ratio         TEXT,             -- executed/orig when final and partly filled
+            slip          TEXT,             -- slippage in bps when traded off the limit
             PRIMARY KEY (account, symbol, order_id)
         ) WITHOUT ROWID;
         -- Closing orders by their fills' span (all symbols, covering; one symbol) and
@@ -581,6 +587,36 @@ def _m3_stats_tables(conn: sqlite3.Connection) -> None:
             last_fill_ms);
         CREATE INDEX order_stats_time ON order_stats (account, time, executed, ttf_first_ms,
             ttf_full_ms);
+        CREATE INDEX order_stats_symbol_time ON order_stats (account, symbol, time, executed,
+            ttf_first_ms, ttf_full_ms);
+        -- A fill-time percentile over a wide window walks these in value order to its rank
+        -- instead of sorting the window (0.1 s instead of 1 s on 2M orders).
+        CREATE INDEX order_stats_ttf_first ON order_stats (account, executed, ttf_first_ms,
+            time, symbol);
+        CREATE INDEX order_stats_ttf_full ON order_stats (account, executed, ttf_full_ms,
+            time, symbol);
+
+        -- Execution-quality sums of the orders created in one hour, per status
+        -- (v7d.store.order_tally.Tally); symbol '' for all of the account's.
+        CREATE TABLE order_hourly (
+            account       TEXT NOT NULL,
+            symbol        TEXT NOT NULL,
+            hour_ms       INTEGER NOT NULL,
+            status        TEXT NOT NULL,
+            n             INTEGER NOT NULL,
+            traded        INTEGER NOT NULL,
+            want          INTEGER NOT NULL,
+            full          INTEGER NOT NULL,
+            ratio_sum     TEXT NOT NULL,
+            slip_n        INTEGER NOT NULL,
+            slip_sum      TEXT NOT NULL,
+            first_n       INTEGER NOT NULL,
+            first_sum     INTEGER NOT NULL,
+            full_fill_n   INTEGER NOT NULL,
+            full_fill_sum INTEGER NOT NULL,
+            PRIMARY KEY (account, symbol, hour_ms, status)
+        ) WITHOUT ROWID;
+        CREATE INDEX order_hourly_hour ON order_hourly (account, hour_ms);
 
         INSERT OR IGNORE INTO stats_dirty SELECT DISTINCT account, {hour} FROM trades;
         INSERT OR IGNORE INTO stats_dirty
