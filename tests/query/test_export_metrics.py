@@ -102,3 +102,24 @@ async def test_cursor_lag_and_jobs(tmp_path: Path) -> None:
     assert 'endpoint="userTrades",symbol="BTCUSDT"' in line
     assert 90 <= float(line.rsplit(" ", 1)[1]) < 120
     assert 'v7d_jobs{kind="backfill",state="running"} 1' in text
+
+
+async def test_dirty_statistics_hours(tmp_path: Path) -> None:
+    """/metrics counts the hours waiting for the statistics rebuild: two hours of trades
+    written without an idle writer, then none after a rebuild."""
+    from tests.store.factories import trade
+    from v7d.store.db import open_database
+    from v7d.store.refresh import refresh_stats
+    from v7d.store.upserts import MarginAssets
+    from v7d.store.writer import apply_batch
+
+    path = tmp_path / "d.db"
+    conn = open_database(path)
+    rows = [trade(1, time=1_700_000_000_000), trade(2, time=1_700_000_000_000 + 3_600_000)]
+    apply_batch(conn, WriteBatch(records=rows), MarginAssets())
+    app = make_app(path)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://v") as c:
+        assert "\nv7d_stats_dirty_hours 2\n" in (await c.get("/metrics")).text
+        refresh_stats(conn)
+        assert "\nv7d_stats_dirty_hours 0\n" in (await c.get("/metrics")).text
+    conn.close()

@@ -421,7 +421,8 @@ class HistoryQueryAPI:
 
     def sync_gauges(self) -> dict[str, Any]:
         """Cursor positions and job states from the store (for /metrics): ``cursors`` as
-        (account, endpoint, symbol, position_ms) and ``jobs`` as {(kind, state): n}."""
+        (account, endpoint, symbol, position_ms), ``jobs`` as {(kind, state): n} and
+        ``stats_dirty_hours``, the hours whose statistics tables wait for a rebuild."""
 
         def run(c: sqlite3.Connection) -> dict[str, Any]:
             cursors = c.execute(
@@ -429,7 +430,9 @@ class HistoryQueryAPI:
                 "ORDER BY account, endpoint, symbol"
             ).fetchall()
             jobs = c.execute("SELECT kind, state, count(*) FROM jobs GROUP BY 1, 2").fetchall()
-            return {"cursors": cursors, "jobs": {(k, s): n for k, s, n in jobs}}
+            (dirty,) = c.execute("SELECT count(*) FROM stats_dirty").fetchone()
+            return {"cursors": cursors, "jobs": {(k, s): n for k, s, n in jobs},
+                    "stats_dirty_hours": int(dirty)}  # fmt: skip
 
         return self._run(run)
 

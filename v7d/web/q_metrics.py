@@ -84,6 +84,13 @@ def _sync_lines(gauges: Mapping[str, Any], now_ms: int) -> list[str]:
     out += ["# HELP v7d_jobs Jobs by kind and state.", "# TYPE v7d_jobs gauge"]
     for (kind, state), n in sorted(gauges["jobs"].items()):
         out.append(f'v7d_jobs{{kind="{_label(kind)}",state="{_label(state)}"}} {n}')
+    if "stats_dirty_hours" in gauges:
+        out += [
+            "# HELP v7d_stats_dirty_hours Hours whose statistics tables (curve blocks, "
+            "per-order rows) wait for the idle writer; queries read their rows meanwhile.",
+            "# TYPE v7d_stats_dirty_hours gauge",
+            f"v7d_stats_dirty_hours {gauges['stats_dirty_hours']}",
+        ]
     return out
 
 
