@@ -23,6 +23,8 @@ import os
 import random
 import socket
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -303,17 +305,31 @@ def _additive(rep: Report, api: HistoryQueryAPI, rng: random.Random, span: int) 
     )
 
 
+_CLIENT = """
+import sys, httpx
+rows = 0
+with httpx.stream("GET", sys.argv[1] + "/export/trades", params={"format": "csv"},
+                  timeout=600) as resp:
+    for chunk in resp.iter_bytes():
+        rows += chunk.count(b"\\n")
+print(rows)
+"""
+
+
 def _export(rep: Report, http: httpx.Client) -> None:
-    before = rss_mb()
-    peak = before
-    rows = 0
+    """CSV export of every trade to a client in another process (as ``v7ctl export`` or
+    curl would be: a client in this process would take the server's GIL), sampling this
+    process's RSS meanwhile."""
+    base = str(http.base_url).rstrip("/")
+    before = peak = rss_mb()
     t0 = time.perf_counter()
-    with http.stream("GET", "/export/trades", params={"format": "csv"}) as resp:
-        for chunk in resp.iter_bytes():
-            rows += chunk.count(b"\n")
-            if rows % 50 == 0:
-                peak = max(peak, rss_mb())
+    client = subprocess.Popen([sys.executable, "-c", _CLIENT, base], stdout=subprocess.PIPE)
+    while client.poll() is None:
+        peak = max(peak, rss_mb())
+        time.sleep(0.05)
     secs = time.perf_counter() - t0
+    out, _ = client.communicate()
+    rows = int(out)
     rate = (rows - 1) / secs
     print(f"  export: {rows - 1:,} rows in {secs:.1f} s = {rate:,.0f} rows/s; "
           f"RSS {before:.0f} -> peak {peak:.0f} MB")  # fmt: skip

@@ -21,7 +21,6 @@ import math
 import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from v7d.query.cuts import Cut
@@ -29,7 +28,7 @@ from v7d.query.numbers import Mode
 from v7d.query.sums import split_hours
 from v7d.store.curve import HOUR_MS
 from v7d.store.order_stats import SPAN_KEY, Key, OrderStat, keyed_query, orders_in
-from v7d.store.order_tally import TALLY_COLUMNS, Flags, Tally
+from v7d.store.order_tally import TALLY_COLUMNS, Tally, stored_flags
 from v7d.store.refresh import dirty_hours
 
 __all__ = ["ClosingSums", "closing_sums", "p90_column", "stale_orders", "tally_by_status"]
@@ -191,10 +190,8 @@ def _tally_rows(
 
 
 def _add_rows(acc: dict[str, Tally], rows: list[tuple[Any, ...]]) -> None:
-    for status, traded, want, full, at_limit, ratio, slip, first, full_t in rows:
-        f = Flags(traded or 0, want, full, at_limit,
-                  None if ratio is None else Decimal(ratio), None if slip is None else Decimal(slip))  # fmt: skip
-        acc[status].add_order(f, first, full_t)
+    for status, *stored in rows:
+        acc[status].add_order(*stored_flags(stored))
 
 
 def tally_by_status(

@@ -24,7 +24,15 @@ from typing import Any
 
 from v7d.store.records import FINAL_ORDER_STATUSES
 
-__all__ = ["WIDE", "Flags", "Tally", "order_flags", "rebuild_order_hourly", "slippage_bps"]
+__all__ = [
+    "WIDE",
+    "Flags",
+    "Tally",
+    "order_flags",
+    "rebuild_order_hourly",
+    "slippage_bps",
+    "stored_flags",
+]
 
 # 28 significant digits per term (the default context) plus room for 10^30 terms.
 WIDE = decimal.Context(prec=60)
@@ -139,12 +147,20 @@ _ORDERS_CREATED = """
 def tallies(rows: Iterable[tuple[Any, ...]]) -> dict[tuple[str, str], Tally]:
     """Tallies per (symbol, status) and ('', status) from ``_ORDERS_CREATED`` rows."""
     out: dict[tuple[str, str], Tally] = defaultdict(Tally)
-    for symbol, status, traded, want, full, at_limit, ratio, slip, first, full_t in rows:
-        f = Flags(traded, want, full, at_limit,
-                  None if ratio is None else Decimal(ratio), None if slip is None else Decimal(slip))  # fmt: skip
+    for symbol, status, *stored in rows:
+        f, first, full_t = stored_flags(stored)
         out[(symbol, status)].add_order(f, first, full_t)
         out[("", status)].add_order(f, first, full_t)
     return out
+
+
+def stored_flags(row: Iterable[Any]) -> tuple[Flags, int | None, int | None]:
+    """(Flags, ttf_first, ttf_full) from stored ``order_stats`` columns executed, want,
+    full_qty, at_limit, ratio, slip, ttf_first_ms, ttf_full_ms."""
+    traded, want, full, at_limit, ratio, slip, first, full_t = row
+    f = Flags(traded or 0, want, full, at_limit,
+              None if ratio is None else Decimal(ratio), None if slip is None else Decimal(slip))  # fmt: skip
+    return f, first, full_t
 
 
 def rebuild_order_hourly(conn: sqlite3.Connection, account: str, hours: Iterable[int]) -> None:
