@@ -123,3 +123,56 @@ async def test_dirty_statistics_hours(tmp_path: Path) -> None:
         refresh_stats(conn)
         assert "\nv7d_stats_dirty_hours 0\n" in (await c.get("/metrics")).text
     conn.close()
+
+
+@pytest.mark.parametrize("what", ["trades", "orders", "income"])
+async def test_csv_lines_built_by_sqlite_equal_the_csv_module(tmp_path: Path, what: str) -> None:
+    """CSV lines built in SQL quote exactly like Python's csv module: text with commas,
+    quotes, newlines, carriage returns and spaces, empty text, NULLs, booleans, over two
+    accounts (the merged keyset path) and several pages."""
+    from dataclasses import replace
+
+    from tests.store.factories import income, order, trade
+    from v7d.query.list_queries import BUILDERS
+    from v7d.query.lists import fetch_rows
+    from v7d.store.db import open_database
+    from v7d.store.upserts import MarginAssets
+    from v7d.store.writer import apply_batch
+
+    odd = ["a,b", 'q"uote', "new\nline", "cr\rhere", " spaced ", "", "plain", '",\n"']
+    recs: list[object] = []
+    for i in range(1, 40):
+        acc = "acc,one" if i % 2 else 'acc"two'
+        text = odd[i % len(odd)]
+        recs.append(replace(trade(i, time=T0 + i), account=acc, symbol=f"S{i % 3}\n,X",
+                            buyer=None if i % 5 == 0 else bool(i % 2)))  # fmt: skip
+        recs.append(replace(order(i, time=T0 + i), account=acc, client_order_id=text))
+        recs.append(replace(income(i, time=T0 + i), account=acc, info=text))
+    path = tmp_path / "csv.db"
+    conn = open_database(path)
+    apply_batch(conn, WriteBatch(records=recs), MarginAssets())  # type: ignore[arg-type]
+    q = BUILDERS[what]()
+    accounts = ["acc,one", 'acc"two']
+    want_rows, got_lines, cursor, lines_cursor = [], [], None, None
+    while True:  # pages of 7 rows, both ways
+        rows, cursor = fetch_rows(
+            conn, q, limit=7, cursor=cursor, accounts=accounts, text_bools=True
+        )
+        want_rows += [tuple(r)[: len(q_fields(what))] for r in rows]
+        lines, lines_cursor = fetch_rows(conn, q, limit=7, cursor=lines_cursor, accounts=accounts,
+                                         csv_lines=True)  # fmt: skip
+        got_lines += [r[0] for r in lines]
+        assert cursor == lines_cursor
+        if cursor is None:
+            break
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(want_rows)
+    assert "\n".join(got_lines) + "\n" == buf.getvalue()
+    assert len(got_lines) == 39
+    conn.close()
+
+
+def q_fields(what: str) -> tuple[str, ...]:
+    from v7d.query.items import INCOME, ORDER, TRADE
+
+    return {"trades": TRADE, "orders": ORDER, "income": INCOME}[what].fields

@@ -100,17 +100,18 @@ def test_stale_rows_are_recomputed(
         assert fast == [_figures(api, kw) for kw in kws]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     st.lists(st.integers(0, 50), max_size=40),
     st.lists(st.integers(0, 50), max_size=8),
-    st.integers(0, 3),
+    st.integers(0, 12),
 )
 def test_p90_of_stored_and_recomputed_values(
     stored: list[int], extra: list[int], n_stale: int
 ) -> None:
     """The percentile over stored rows (some left out as stale) and recomputed values
-    equals the nearest-rank p90 of the union, whatever the ranks of the extra values."""
+    equals the nearest-rank p90 of the union, whatever the ranks of the extra and the
+    removed values, read either way."""
     with tempfile.TemporaryDirectory() as d:
         conn = open_database(Path(d) / "h.db")
         cols = [r[1] for r in conn.execute("PRAGMA table_info(order_stats)")]
@@ -122,9 +123,14 @@ def test_p90_of_stored_and_recomputed_values(
                          [row[c] for c in cols])  # fmt: skip
         stale = {("X", i) for i in range(min(n_stale, len(stored)))}
         kept = [v for i, v in enumerate(stored) if ("X", i) not in stale]
+        removed = [v for i, v in enumerate(stored) if ("X", i) in stale]
         union = kept + extra
-        got = per_order.p90_column(
-            conn, make_cut(account="a"), "ttf_first_ms", stale, extra, len(union)
+        cut = make_cut(account="a")
+        got = per_order.p90_column(conn, cut, "ttf_first_ms", removed, extra, len(union))
+        assert removed == per_order.stored_fill_times(conn, cut, stale)["ttf_first_ms"]
+        walked = per_order.p90_column(
+            conn, cut, "ttf_first_ms", removed, extra, len(union), walk=True
         )
+        assert got == walked
         assert got == p90(union)
         conn.close()

@@ -145,11 +145,12 @@ class HistoryQueryAPI:
         return {"items": items, "next_cursor": nxt}
 
     def export_chunks(
-        self, kind: str, *, text_bools: bool = False, **filters: Any
+        self, kind: str, *, text_bools: bool = False, csv_lines: bool = False, **filters: Any
     ) -> Iterator[list[tuple[Any, ...]]]:
         """Every row of list ``kind`` (trades, orders, income, algo_orders) matching
         ``filters``, as chunks of raw tuples in item-field order (booleans as 0/1, or
-        ``true``/``false`` with ``text_bools``).
+        ``true``/``false`` with ``text_bools``), or with ``csv_lines`` as tuples whose
+        first value is the row's CSV line (without its newline).
 
         Each chunk is one keyset page read in its own short read transaction, so memory
         stays flat and the writer is never blocked, however many rows there are.
@@ -163,7 +164,13 @@ class HistoryQueryAPI:
             def run(c: sqlite3.Connection, at: str | None = cursor) -> tuple[list[Any], str | None]:
                 accounts = None if "account" in q.fixed else lookups.accounts(c)
                 return fetch_rows(
-                    c, q, limit=5000, cursor=at, accounts=accounts, text_bools=text_bools
+                    c,
+                    q,
+                    limit=5000,
+                    cursor=at,
+                    accounts=accounts,
+                    text_bools=text_bools,
+                    csv_lines=csv_lines,
                 )
 
             rows, cursor = self._run(run)

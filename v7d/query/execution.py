@@ -16,7 +16,7 @@ from typing import Any
 
 from v7d.query.cuts import Cut
 from v7d.query.numbers import bps_str, mean_ms, mean_of, p90, ratio_str
-from v7d.query.per_order import p90_column, stale_orders, tally_by_status
+from v7d.query.per_order import p90_column, stale_orders, stored_fill_times, tally_by_status
 from v7d.store.order_stats import Key, order_rows
 from v7d.store.order_tally import WIDE, Tally, slippage_bps
 from v7d.store.records import FINAL_ORDER_STATUSES
@@ -134,6 +134,7 @@ def _from_order_rows(conn: sqlite3.Connection, cut: Cut, stale: set[Key]) -> dic
         "WHERE account = ? AND symbol = ''",
         (cut.account,),
     ).fetchone()
+    removed = stored_fill_times(conn, cut, stale)
     times = []
     for col, n, total_ms, all_n in (
         ("ttf_first_ms", total.first_n, total.first_sum, everywhere[0]),
@@ -142,7 +143,7 @@ def _from_order_rows(conn: sqlite3.Connection, cut: Cut, stale: set[Key]) -> dic
         extra = [v for r in mine if (v := getattr(r, col)) is not None]
         # Walking the value index costs about a ninth of sorting as many values (measured).
         walk = n * _WALK_SHARE >= all_n
-        p = p90_column(conn, cut, col, stale, extra, n, walk=walk)
+        p = p90_column(conn, cut, col, removed[col], extra, n, walk=walk)
         times.append({"n": n, "mean": mean_of(total_ms, n), "p90": p})
     return _answer(t, times[0], times[1])
 

@@ -13,6 +13,8 @@ that SQLite walks the matching index (``trades_symbol_time`` for one symbol,
 
 from __future__ import annotations
 
+import csv
+import io
 import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,21 +73,50 @@ class ListQuery:
             self.add(f"t.{column} < ?", end_ms)
 
 
-def _select(kind: ListKind, text_bools: bool) -> str:
-    """The item fields, then the keyset columns unless the fields already hold them."""
+def _csv_fix(conn: sqlite3.Connection, kind: ListKind, rows: list[Any]) -> list[Any]:
+    """Rows whose plain CSV line (fields joined by commas) would be wrong — a field holds
+    a quote, a newline or a comma — re-encoded by the csv module from their fields."""
+    n = len(kind.shape.fields) - 1
+    out = rows
+    for i, row in enumerate(rows):
+        line = row[0]
+        if '"' in line or "\n" in line or line.count(",") != n:
+            if out is rows:
+                out = list(rows)
+            where = " AND ".join(f"t.{c} = ?" for c in kind.keyset)
+            sql = f"SELECT {_select(kind, True)} FROM {kind.shape.table} t WHERE {where}"
+            fields = conn.execute(sql, list(row[1:])).fetchone()
+            buf = io.StringIO()
+            csv.writer(buf, lineterminator="\n").writerow(tuple(fields)[: n + 1])
+            out[i] = (buf.getvalue()[:-1], *row[1:])
+    return out
+
+
+def _select(kind: ListKind, text_bools: bool, csv_lines: bool = False) -> str:
+    """The item fields, then the keyset columns unless the fields already hold them.
+
+    ``csv_lines``: the fields joined by commas by SQLite (booleans as text, NULL as
+    empty), then every keyset column: millions of rows encoded in C instead of Python
+    (:func:`_csv_fix` re-encodes the rare row that needs quoting).
+    """
     shape = kind.shape
     cols = [
-        f"CASE WHEN t.{f} THEN 'true' ELSE 'false' END" if text_bools and f in shape.bools
-        else f"t.{f}"
+        f"CASE WHEN t.{f} THEN 'true' ELSE 'false' END" if (text_bools or csv_lines)
+        and f in shape.bools else f"t.{f}"
         for f in shape.fields
     ]  # fmt: skip
+    if csv_lines:
+        line = f"printf('{','.join(['%s'] * len(cols))}', {', '.join(cols)})"
+        return ", ".join([line, *(f"t.{c}" for c in kind.keyset)])
     if not set(kind.keyset) <= set(shape.fields):
         cols += [f"t.{c}" for c in kind.keyset]
     return ", ".join(cols)
 
 
-def _position_of(kind: ListKind, row: Any) -> list[Any]:
+def _position_of(kind: ListKind, row: Any, csv_lines: bool = False) -> list[Any]:
     fields = kind.shape.fields
+    if csv_lines:
+        return list(row[1:])
     if set(kind.keyset) <= set(fields):
         return [row[fields.index(c)] for c in kind.keyset]
     return list(row[len(fields) :])
@@ -93,7 +124,7 @@ def _position_of(kind: ListKind, row: Any) -> list[Any]:
 
 def _arm(
     kind: ListKind, q: ListQuery, account: str | None, position: list[Any] | None, limit: int,
-    text_bools: bool = False,
+    text_bools: bool = False, csv_lines: bool = False,
 ) -> tuple[str, list[Any]]:  # fmt: skip
     """One account's page query (``account`` None: the query's own account filter)."""
     fixed = set(q.fixed) | ({"account"} if account is not None else set())
@@ -113,7 +144,7 @@ def _arm(
         where.append(f"({lhs}) {op} ({marks})" if len(cols) > 1 else f"{lhs} {op} ?")
         params.extend(pos[c] for c in cols)
     sql = (
-        f"SELECT {_select(kind, text_bools)} FROM {kind.shape.table} t"
+        f"SELECT {_select(kind, text_bools, csv_lines)} FROM {kind.shape.table} t"
         + (f" WHERE {' AND '.join(where)}" if where else "")
         + f" ORDER BY {', '.join('t.' + c for c in cols)} LIMIT ?"
     )
@@ -128,10 +159,12 @@ def fetch_rows(
     cursor: str | None,
     accounts: list[str] | None = None,
     text_bools: bool = False,
+    csv_lines: bool = False,
 ) -> tuple[list[Any], str | None]:
     """One page of ``q`` as raw rows (item fields in order, then any keyset column the
     fields do not hold), and the next cursor. ``text_bools``: booleans as ``true`` /
-    ``false`` text (what CSV wants) instead of 0/1.
+    ``false`` text (what CSV wants) instead of 0/1. ``csv_lines``: each row is the CSV
+    line of the item fields, then the keyset columns.
 
     ``accounts``: the accounts in the store, used when ``q`` has no account filter. One
     account becomes an equality (the index then serves the order); several are merged
@@ -141,15 +174,15 @@ def fetch_rows(
     kind = KINDS[q.kind]
     position = decode_cursor(cursor, q.kind, q.filters, kind.keyset_types)
     if "account" in q.fixed or not accounts:
-        sql, params = _arm(kind, q, None, position, limit + 1, text_bools)
+        sql, params = _arm(kind, q, None, position, limit + 1, text_bools, csv_lines)
     elif len(accounts) == 1:
-        sql, params = _arm(kind, q, accounts[0], position, limit + 1, text_bools)
+        sql, params = _arm(kind, q, accounts[0], position, limit + 1, text_bools, csv_lines)
     else:
-        arms = [_arm(kind, q, a, position, limit + 1, text_bools) for a in accounts]
+        arms = [_arm(kind, q, a, position, limit + 1, text_bools, csv_lines) for a in accounts]
         fields = kind.shape.fields
         n = len(fields)
         order = ", ".join(
-            str(fields.index(c) + 1 if c in fields else n + 1 + i)
+            str(2 + i if csv_lines else fields.index(c) + 1 if c in fields else n + 1 + i)
             for i, c in enumerate(kind.keyset)
         )
         sql = " UNION ALL ".join(f"SELECT * FROM ({a[0]})" for a in arms)
@@ -158,9 +191,11 @@ def fetch_rows(
     rows = conn.execute(sql, params).fetchall()
     more = len(rows) > limit
     rows = rows[:limit]
+    if csv_lines:
+        rows = _csv_fix(conn, kind, rows)
     next_cursor = None
     if more and rows:
-        next_cursor = encode_cursor(q.kind, _position_of(kind, rows[-1]), q.filters)
+        next_cursor = encode_cursor(q.kind, _position_of(kind, rows[-1], csv_lines), q.filters)
     return rows, next_cursor
 
 

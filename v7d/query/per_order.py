@@ -17,6 +17,7 @@ the path over the history tables (:mod:`v7d.query.outcomes`, :mod:`v7d.query.exe
 
 from __future__ import annotations
 
+import bisect
 import math
 import sqlite3
 from collections import defaultdict
@@ -31,7 +32,14 @@ from v7d.store.order_stats import SPAN_KEY, Key, OrderStat, keyed_query, orders_
 from v7d.store.order_tally import TALLY_COLUMNS, Tally, stored_flags
 from v7d.store.refresh import dirty_hours
 
-__all__ = ["ClosingSums", "closing_sums", "p90_column", "stale_orders", "tally_by_status"]
+__all__ = [
+    "ClosingSums",
+    "closing_sums",
+    "p90_column",
+    "stale_orders",
+    "stored_fill_times",
+    "tally_by_status",
+]
 
 # More dirty hours than this (a backfill not yet rebuilt): read the history tables.
 MAX_DIRTY_HOURS = 48
@@ -151,7 +159,8 @@ _FILLS_IN_WINDOW = """
            SUM(t.realized_pnl_e8) - SUM(CASE WHEN t.commission_asset = t.margin_asset
                                              THEN t.commission_e8 ELSE 0 END),
            SUM(t.realized_pnl_e8 != 0), SUM(t.realized_pnl_e8 IS NULL OR t.commission_e8 IS NULL)
-    FROM k CROSS JOIN trades t ON t.account = ?1 AND t.symbol = k.symbol AND t.order_id = k.order_id
+    FROM k CROSS JOIN trades t INDEXED BY trades_order
+         ON t.account = ?1 AND t.symbol = k.symbol AND t.order_id = k.order_id
     WHERE t.time >= {lo} AND t.time < {hi}
     GROUP BY t.symbol, t.order_id
 """
@@ -240,6 +249,30 @@ def tally_by_status(
     return dict(acc)
 
 
+def stored_fill_times(conn: sqlite3.Connection, cut: Cut, keys: set[Key]) -> dict[str, list[int]]:
+    """The stored fill times (``ttf_first_ms``, ``ttf_full_ms``) of ``keys`` that count in
+    the cut: traded, created in its window, of its symbol."""
+    assert cut.account is not None
+    lo = _LO if cut.start_ms is None else cut.start_ms
+    hi = _HI if cut.end_ms is None else cut.end_ms
+    out: dict[str, list[int]] = {"ttf_first_ms": [], "ttf_full_ms": []}
+    for symbol, time, executed, first, full in keyed_query(
+        _STORED_TTF, conn, cut.account, sorted(keys)
+    ):
+        if executed and time is not None and lo <= time < hi and cut.symbol in (None, symbol):
+            for col, v in (("ttf_first_ms", first), ("ttf_full_ms", full)):
+                if v is not None:
+                    out[col].append(v)
+    return out
+
+
+_STORED_TTF = """
+    SELECT s.symbol, s.time, s.executed, s.ttf_first_ms, s.ttf_full_ms FROM k
+    CROSS JOIN order_stats s
+    ON s.account = ?1 AND s.symbol = k.symbol AND s.order_id = k.order_id
+"""
+
+
 _STORED_TIME = """
     SELECT s.time FROM k CROSS JOIN order_stats s
     ON s.account = ?1 AND s.symbol = k.symbol AND s.order_id = k.order_id
@@ -247,37 +280,39 @@ _STORED_TIME = """
 
 
 def p90_column(
-    conn: sqlite3.Connection, cut: Cut, col: str, stale: set[Key], extra: list[int], n: int,
+    conn: sqlite3.Connection, cut: Cut, col: str, removed: list[int], extra: list[int], n: int,
     *, walk: bool = False,
 ) -> int | None:  # fmt: skip
     """Nearest-rank 90th percentile of ``col`` over the cut's traded orders: the stored
-    rows (stale ones left out) and ``extra`` (the stale orders' fresh values); ``n`` is
-    the count of both.
+    values, less ``removed`` (the stale orders' stored values in the cut), plus ``extra``
+    (their fresh values); ``n`` counts that union.
 
-    One ordered read of at most len(extra) + 1 stored values around the rank answers:
-    the k-th smallest of the union is the (k - b)-th of the stored values from rank
-    b = k - len(extra) on together with ``extra`` (no value below rank b can be it).
-    ``walk``: read the column's own index in value order up to the rank (a window holding
-    a large share of the orders) instead of sorting the window's values.
+    One ordered read of the stored values with ranks k - len(extra) to k + len(removed)
+    answers (k: the wanted rank in the union): fewer than k + 1 union values lie below
+    that range and at least k + 1 within it, so the answer is the first value there at
+    which the union's count reaches k + 1. ``walk``: read the column's own index in
+    value order (a window holding a large share of the orders) instead of sorting.
     """
     if not n:
         return None
     k = max(0, math.ceil(0.9 * n) - 1)
-    base = max(0, k - len(extra))
+    lo = max(0, k - len(extra))
     sym, sym_params = _sym(cut)
     where = f"account = ? AND executed = 1 AND time >= ? AND time < ? AND {col} IS NOT NULL {sym}"
     params: list[Any] = [cut.account, _LO if cut.start_ms is None else cut.start_ms,
                          _HI if cut.end_ms is None else cut.end_ms, *sym_params]  # fmt: skip
-    if stale:
-        where += f"AND (symbol, order_id) NOT IN (VALUES {', '.join('(?, ?)' for _ in stale)})"
-        params += [v for key in sorted(stale) for v in key]
     if walk:
         index = f"INDEXED BY order_stats_{col[:-3]}"
     else:
         index = f"INDEXED BY order_stats_{'symbol_' if cut.symbol is not None else ''}time"
-    rows = conn.execute(
+    got = [r[0] for r in conn.execute(
         f"SELECT {col} FROM order_stats {index} WHERE {where} ORDER BY {col} LIMIT ? OFFSET ?",
-        [*params, k - base + 1, base],
-    )
-    merged = sorted([r[0] for r in rows] + extra)
-    return int(merged[k - base])
+        [*params, k + len(removed) - lo + 1, lo],
+    )]  # fmt: skip
+    extra, removed = sorted(extra), sorted(removed)
+    for v in sorted(set(got) | {e for e in extra if lo == 0 or e >= got[0]}):
+        below = lo + bisect.bisect_right(got, v)
+        below += bisect.bisect_right(extra, v) - bisect.bisect_right(removed, v)
+        if below >= k + 1:
+            return int(v)
+    raise AssertionError("p90 rank not found")  # n counts the union: unreachable

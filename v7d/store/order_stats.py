@@ -107,7 +107,8 @@ _FILLS = """
                                              THEN t.commission_e8 ELSE 0 END),
            SUM(t.realized_pnl_e8 != 0),
            SUM(t.realized_pnl_e8 IS NULL OR t.commission_e8 IS NULL)
-    FROM k CROSS JOIN trades t ON t.account = ?1 AND t.symbol = k.symbol AND t.order_id = k.order_id
+    FROM k CROSS JOIN trades t INDEXED BY trades_order
+         ON t.account = ?1 AND t.symbol = k.symbol AND t.order_id = k.order_id
     GROUP BY t.symbol, t.order_id
 """
 _ORDERS = """
@@ -119,7 +120,7 @@ _EVENTS = """
     SELECT e.symbol, e.order_id,
            MIN(CASE WHEN e.execution_type = 'TRADE' THEN e.transaction_time END),
            MIN(CASE WHEN e.status = 'FILLED' THEN e.transaction_time END)
-    FROM k CROSS JOIN order_events e
+    FROM k CROSS JOIN order_events e INDEXED BY order_events_order
          ON e.account = ?1 AND e.order_id = k.order_id AND e.symbol = k.symbol
     GROUP BY e.symbol, e.order_id
 """

@@ -28,14 +28,14 @@ EXPORTS: dict[str, ItemShape] = {"trades": TRADE, "orders": ORDER, "income": INC
 
 
 def _csv_chunk(shape: ItemShape, rows: list[Any], header: bool) -> bytes:
-    # Rows come from SQLite with booleans already as true/false and exactly the item
-    # fields, so the C csv writer takes them as they are.
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    # SQLite already built each row's CSV line (quoting as the csv module does, see
+    # v7d.query.lists._csv_field): joining them is all that is left to Python.
+    lines = [r[0] for r in rows]
     if header:
-        w.writerow(shape.fields)
-    w.writerows(rows)
-    return buf.getvalue().encode()
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerow(shape.fields)
+        lines.insert(0, buf.getvalue()[:-1])
+    return ("\n".join(lines) + "\n").encode() if lines else b""
 
 
 def _jsonl_chunk(shape: ItemShape, rows: list[Any]) -> bytes:
@@ -121,7 +121,7 @@ async def export_response(
     def start() -> tuple[HistoryQueryAPI, Iterator[list[Any]], bytes]:
         api = HistoryQueryAPI(db_path, timeout_ms=timeout_ms)
         try:
-            chunks = api.export_chunks(what, text_bools=fmt == "csv", **args)
+            chunks = api.export_chunks(what, csv_lines=fmt == "csv", **args)
             return api, chunks, _encode(shape, fmt, next(chunks), True)
         except BaseException:
             api.close()
