@@ -71,8 +71,8 @@ def test_windows_cut_through_orders(api: HistoryQueryAPI) -> None:
 def test_stale_rows_are_recomputed(
     store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Hours marked dirty with wrong per-order rows and hourly tallies behind them give
-    the right answer: the orders touching them are recomputed, not read."""
+    """Hours marked dirty with wrong per-order rows and hourly sums behind them give the
+    right answer: the orders touching them are recomputed, not read."""
     copy = tmp_path / "stale.db"
     shutil.copy(store_path, copy)
     raw = sqlite3.connect(copy)
@@ -134,3 +134,45 @@ def test_p90_of_stored_and_recomputed_values(
         assert got == walked
         assert got == p90(union)
         conn.close()
+
+
+def test_orders_spanning_hours(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Orders whose fills spread over several hours, cut by windows at every kind of
+    edge: the hourly sums, the whole-order rows and the straddling orders' in-window fills
+    add up to what grouping the trades gives."""
+    from dataclasses import replace
+
+    from tests.store.factories import order, trade
+    from v7d.store.records import WriteBatch
+    from v7d.store.refresh import refresh_stats
+    from v7d.store.upserts import MarginAssets
+    from v7d.store.writer import apply_batch
+
+    rng = random.Random(5)
+    h0 = T0 // HOUR * HOUR
+    recs: list[object] = []
+    tid = 1
+    for oid in range(1, 41):
+        start = h0 + rng.randint(0, 20 * HOUR)
+        recs.append(order(oid, time=start, status="FILLED", executed="3"))
+        for k in range(3):
+            t = start + k * rng.randint(1, 2 * HOUR)
+            pnl = f"{rng.choice([-1, 1]) * rng.randint(0, 500) / 100:.2f}"
+            recs.append(replace(trade(tid, time=t, pnl=pnl), order_id=oid))
+            tid += 1
+    path = tmp_path / "span.db"
+    conn = open_database(path)
+    apply_batch(conn, WriteBatch(records=recs), MarginAssets())  # type: ignore[arg-type]
+    refresh_stats(conn, limit=1000)
+    conn.close()
+    windows = [{"start_ms": h0 + rng.randint(0, 22 * HOUR), "end_ms": None} for _ in range(5)]
+    for w in windows:
+        w["end_ms"] = w["start_ms"] + rng.randint(HOUR // 2, 8 * HOUR)
+    windows += [{"start_ms": h0 + 3 * HOUR, "end_ms": h0 + 9 * HOUR + 1}, {}]
+    with HistoryQueryAPI(path) as api:
+        fast = [api.summary(**w)["closing"] for w in windows]
+        spans = api._conn.execute("SELECT MAX(last_fill_ms - first_fill_ms) FROM order_stats")
+        assert spans.fetchone()[0] > HOUR
+        _without_rows(monkeypatch)
+        assert fast == [api.summary(**w)["closing"] for w in windows]
+    assert any(f for f in fast)

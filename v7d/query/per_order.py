@@ -21,7 +21,6 @@ import bisect
 import math
 import sqlite3
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import Any
 
 from v7d.query.cuts import Cut
@@ -29,11 +28,10 @@ from v7d.query.numbers import Mode
 from v7d.query.sums import split_hours
 from v7d.store.curve import HOUR_MS
 from v7d.store.order_stats import SPAN_KEY, Key, OrderStat, keyed_query, orders_in
-from v7d.store.order_tally import TALLY_COLUMNS, Tally, stored_flags
+from v7d.store.order_tally import TALLY_COLUMNS, ClosingSums, Tally, stored_flags
 from v7d.store.refresh import dirty_hours
 
 __all__ = [
-    "ClosingSums",
     "closing_sums",
     "p90_column",
     "stale_orders",
@@ -64,27 +62,6 @@ def stale_orders(conn: sqlite3.Connection, cut: Cut, mode: Mode) -> set[Key] | N
     return stale if len(stale) <= MAX_STALE_ORDERS else None
 
 
-@dataclass(slots=True)
-class ClosingSums:
-    """Closing orders of one margin asset: count, wins, losses, e8 sums of each side."""
-
-    n: int = 0
-    wins: int = 0
-    losses: int = 0
-    won: int = 0
-    lost: int = 0
-
-    def add(self, net: int, sign: int = 1) -> None:
-        """Count (sign 1) or take back (sign -1) one closing order's result ``net``."""
-        self.n += sign
-        if net > 0:
-            self.wins += sign
-            self.won += sign * net
-        elif net < 0:
-            self.losses += sign
-            self.lost += sign * net
-
-
 def _sym(cut: Cut) -> tuple[str, list[Any]]:
     return ("AND symbol = ? ", [cut.symbol]) if cut.symbol is not None else ("", [])
 
@@ -92,41 +69,81 @@ def _sym(cut: Cut) -> tuple[str, list[Any]]:
 def closing_sums(
     conn: sqlite3.Connection, cut: Cut, stale: set[Key]
 ) -> dict[str, ClosingSums] | None:
-    """Closing-order sums per margin asset over the cut, or None (read the trades)."""
+    """Closing-order sums per margin asset over the cut, or None (read the trades).
+
+    Orders are placed by their first fill: the whole hours of the window add their
+    ``closing_hourly`` sums, less the orders whose fills run past the window's end; the
+    partial hours at its ends, and hours whose sums hold a stale order, add the
+    per-order rows of orders wholly inside. Orders with fills on both sides of an edge,
+    and stale orders, add the sum of their fills inside the window, from the trades.
+    """
     assert cut.account is not None
     lo = _LO if cut.start_ms is None else cut.start_ms
     hi = _HI if cut.end_ms is None else cut.end_ms
-    sym, sym_params = _sym(cut)
-    inside = f"first_fill_ms >= ? AND last_fill_ms < ? AND (nonzero > 0 OR exact = 0) {sym}"
     acc: dict[str, ClosingSums] = defaultdict(ClosingSums)
-    sql = (
-        "SELECT margin_asset, COUNT(*), SUM(net_e8 > 0), SUM(net_e8 < 0), "
-        "coalesce(SUM(CASE WHEN net_e8 > 0 THEN net_e8 END), 0), "
-        "coalesce(SUM(CASE WHEN net_e8 < 0 THEN net_e8 END), 0), SUM(exact = 0) "
-        f"FROM order_stats WHERE account = ? AND {inside} GROUP BY margin_asset"
-    )
-    try:
-        rows = conn.execute(sql, [cut.account, lo, hi, *sym_params]).fetchall()
-    except sqlite3.OperationalError as exc:
-        if "overflow" in str(exc):
-            return None
-        raise
-    for asset, n, wins, losses, won, lost, inexact in rows:
-        if inexact:
-            return None
-        acc[asset] = ClosingSums(n, wins, losses, won, lost)
-    # Take back the stale rows that were counted above; their orders are read below.
+    stored = keyed_query(_STORED, conn, cut.account, sorted(stale))
+    redo = {first // HOUR_MS * HOUR_MS for _, first, *_ in stored if first is not None}
+    whole, edges = split_hours(cut)
+    spans = [(lo if e.start_ms is None else e.start_ms, hi if e.end_ms is None else e.end_ms)
+             for e in edges]  # fmt: skip
+    w_lo = w_hi = 0
+    if whole is not None:
+        w_lo = _LO if whole.start_ms is None else whole.start_ms
+        w_hi = _HI if whole.end_ms is None else whole.end_ms
+        sql = (
+            "SELECT hour_ms, margin_asset, n, wins, losses, won_e8, lost_e8, inexact "
+            "FROM closing_hourly WHERE account = ? AND symbol = ? AND hour_ms >= ? "
+            "AND hour_ms < ?"
+        )
+        for hour, asset, n, wins, losses, won, lost, inexact in conn.execute(
+            sql, [cut.account, cut.symbol or "", w_lo, w_hi]
+        ):
+            if hour in redo:
+                continue
+            if inexact:
+                return None
+            acc[asset].merge(ClosingSums(n, wins, losses, won, lost))
+        spans += [(h, h + HOUR_MS) for h in sorted(redo) if w_lo <= h < w_hi]
+    if not _add_inside(conn, cut, spans, hi, stale, acc):
+        return None
+    straddling = _straddling(conn, cut, lo, hi, stale)
+    # The hourly sums counted the orders that start in a whole hour but end past the window.
     for asset, first, last, nonzero, exact, net in keyed_query(
-        _STORED, conn, cut.account, sorted(stale)
+        _STORED, conn, cut.account, sorted(straddling)
     ):
-        if first is not None and lo <= first and last < hi and nonzero > 0 and exact:
+        hour = first // HOUR_MS * HOUR_MS
+        if w_lo <= first < w_hi and hour not in redo and last >= hi and nonzero > 0 and exact:
             acc[asset].add(net, -1)
-    fresh = _in_window(conn, cut, stale | _straddling(conn, cut, lo, hi, stale))
+    fresh = _in_window(conn, cut, stale | straddling)
     if fresh is None:
         return None
     for asset, net in fresh:
         acc[asset].add(net)
     return {a: s for a, s in sorted(acc.items()) if s.n}
+
+
+def _add_inside(
+    conn: sqlite3.Connection, cut: Cut, spans: list[tuple[int, int]], hi: int, stale: set[Key],
+    acc: dict[str, ClosingSums],
+) -> bool:  # fmt: skip
+    """Add the stored results of the closing orders whose first fill is in ``spans`` and
+    last fill before ``hi`` (not stale); False when one lacks exact integers."""
+    sym, sym_params = _sym(cut)
+    for a, b in spans:
+        rows = conn.execute(
+            "SELECT symbol, order_id, margin_asset, nonzero, exact, net_e8 FROM order_stats "
+            f"WHERE account = ? AND first_fill_ms >= ? AND first_fill_ms < ? "
+            f"AND last_fill_ms < ? {sym}",
+            [cut.account, a, b, hi, *sym_params],
+        )
+        for symbol, order_id, asset, nonzero, exact, net in rows:
+            if (symbol, order_id) in stale:
+                continue
+            if not exact:
+                return False
+            if nonzero > 0:
+                acc[asset].add(net)
+    return True
 
 
 _STORED = """

@@ -21,7 +21,12 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass, fields
 
-from v7d.store.order_tally import HOUR_MS, order_flags, rebuild_order_hourly
+from v7d.store.order_tally import (
+    HOUR_MS,
+    order_flags,
+    rebuild_closing_hourly,
+    rebuild_order_hourly,
+)
 
 __all__ = [
     "SPAN_KEY",
@@ -170,18 +175,23 @@ def _stat(key: Key, f: tuple | None, o: tuple | None, e: tuple | None) -> OrderS
 
 
 def rebuild_orders(conn: sqlite3.Connection, account: str, hour_ms: int, hour_end: int) -> None:
-    """Rebuild the ``order_stats`` rows of the orders touching [hour_ms, hour_end), and
-    the ``order_hourly`` tallies of the creation hours they were and are in."""
+    """Rebuild the ``order_stats`` rows of the orders touching [hour_ms, hour_end), the
+    ``order_hourly`` tallies of the creation hours and the ``closing_hourly`` sums of the
+    first-fill hours they were and are in."""
     keys = sorted(orders_in(conn, account, hour_ms, hour_end))
     rows = order_rows(conn, account, keys)
-    created = {r[0] for r in keyed_query(_CREATED, conn, account, keys) if r[0] is not None}
+    before = keyed_query(_BEFORE, conn, account, keys)
+    created = {r[0] for r in before if r[0] is not None}
     created |= {r.time for r in rows if r.time is not None}
+    first_fills = {r[1] for r in before if r[1] is not None}
+    first_fills |= {r.first_fill_ms for r in rows if r.first_fill_ms is not None}
     marks = ", ".join("?" * (len(fields(OrderStat)) + 1))
     conn.executemany(
         f"INSERT OR REPLACE INTO order_stats VALUES ({marks})",
         [(account, *astuple(r)) for r in rows],
     )
     rebuild_order_hourly(conn, account, {t // HOUR_MS * HOUR_MS for t in created})
+    rebuild_closing_hourly(conn, account, {t // HOUR_MS * HOUR_MS for t in first_fills})
     spans = [
         r.last_fill_ms - r.first_fill_ms
         for r in rows
@@ -195,8 +205,9 @@ def rebuild_orders(conn: sqlite3.Connection, account: str, hour_ms: int, hour_en
         )
 
 
-# The creation times the stored rows had before a rebuild (their hours' tallies change).
-_CREATED = """
-    SELECT s.time FROM k CROSS JOIN order_stats s
+# The creation and first-fill times the stored rows had before a rebuild (the hourly
+# sums of those hours change).
+_BEFORE = """
+    SELECT s.time, s.first_fill_ms FROM k CROSS JOIN order_stats s
     ON s.account = ?1 AND s.symbol = k.symbol AND s.order_id = k.order_id
 """

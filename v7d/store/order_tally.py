@@ -173,3 +173,62 @@ def rebuild_order_hourly(conn: sqlite3.Connection, account: str, hours: Iterable
             f"INSERT INTO order_hourly VALUES ({marks})",
             [(account, sym, h, status, *t.row()) for (sym, status), t in tallies(rows).items()],
         )
+
+
+@dataclass(slots=True)
+class ClosingSums:
+    """Closing orders of one margin asset: count, wins, losses, e8 sums of each side."""
+
+    n: int = 0
+    wins: int = 0
+    losses: int = 0
+    won: int = 0
+    lost: int = 0
+
+    def merge(self, o: ClosingSums) -> None:
+        """Add another asset's sums."""
+        self.n += o.n
+        self.wins += o.wins
+        self.losses += o.losses
+        self.won += o.won
+        self.lost += o.lost
+
+    def add(self, net: int, sign: int = 1) -> None:
+        """Count (sign 1) or take back (sign -1) one closing order's result ``net``."""
+        self.n += sign
+        if net > 0:
+            self.wins += sign
+            self.won += sign * net
+        elif net < 0:
+            self.losses += sign
+            self.lost += sign * net
+
+
+_CLOSING_ROWS = """
+    SELECT symbol, margin_asset, nonzero, exact, net_e8 FROM order_stats
+    WHERE account = ? AND first_fill_ms >= ? AND first_fill_ms < ?
+"""
+
+
+def rebuild_closing_hourly(conn: sqlite3.Connection, account: str, hours: Iterable[int]) -> None:
+    """Recompute ``closing_hourly`` for the first-fill ``hours`` from ``order_stats``:
+    per (symbol or '' for all, margin asset), the closing orders' sums and how many of
+    the hour's orders lack exact integers (``inexact``)."""
+    for h in sorted(set(hours)):
+        conn.execute("DELETE FROM closing_hourly WHERE account = ? AND hour_ms = ?", (account, h))
+        acc: dict[tuple[str, str], ClosingSums] = defaultdict(ClosingSums)
+        inexact: dict[tuple[str, str], int] = defaultdict(int)
+        for symbol, asset, nonzero, exact, net in conn.execute(
+            _CLOSING_ROWS, (account, h, h + HOUR_MS)
+        ):
+            for key in ((symbol, asset), ("", asset)):
+                if not exact:
+                    inexact[key] += 1
+                elif nonzero > 0:
+                    acc[key].add(net)
+        conn.executemany(
+            "INSERT INTO closing_hourly VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(account, sym, asset, h, s.n, s.wins, s.losses, s.won, s.lost, inexact[(sym, asset)])
+             for (sym, asset) in set(acc) | set(inexact)
+             for s in [acc[(sym, asset)]]],
+        )  # fmt: skip

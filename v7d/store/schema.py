@@ -618,6 +618,23 @@ def _m3_stats_tables(conn: sqlite3.Connection) -> None:
         ) WITHOUT ROWID;
         CREATE INDEX order_hourly_hour ON order_hourly (account, hour_ms);
 
+        -- Closing-order sums of the orders whose first fill is in the hour
+        -- (v7d.store.order_tally.ClosingSums, e8); symbol '' for all of the account's.
+        CREATE TABLE closing_hourly (
+            account      TEXT NOT NULL,
+            symbol       TEXT NOT NULL,
+            margin_asset TEXT NOT NULL,
+            hour_ms      INTEGER NOT NULL,
+            n            INTEGER NOT NULL,
+            wins         INTEGER NOT NULL,
+            losses       INTEGER NOT NULL,
+            won_e8       INTEGER NOT NULL,
+            lost_e8      INTEGER NOT NULL,
+            inexact      INTEGER NOT NULL,  -- orders lacking e8 twins: read the trades
+            PRIMARY KEY (account, symbol, hour_ms, margin_asset)
+        ) WITHOUT ROWID;
+        CREATE INDEX closing_hourly_hour ON closing_hourly (account, hour_ms);
+
         INSERT OR IGNORE INTO stats_dirty SELECT DISTINCT account, {hour} FROM trades;
         INSERT OR IGNORE INTO stats_dirty
             SELECT DISTINCT account, {hour} FROM income WHERE income_type = 'FUNDING_FEE';
