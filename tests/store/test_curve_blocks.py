@@ -139,7 +139,7 @@ class TestWriterRebuild:
                 await w.submit(WriteBatch(records=rows[k : k + 20]))
             conn = sqlite3.connect(w.path)
             for _ in range(100):
-                if not _dirty(conn) and w.curve_hours_rebuilt >= 20:
+                if not _dirty(conn) and w.stats_hours_rebuilt >= 20:
                     break
                 await asyncio.sleep(0.05)
             assert _dirty(conn) == []

@@ -1,15 +1,20 @@
-"""Closing-order results and fill times from the per-order rows the writer keeps.
+"""Statistics from the per-order rows and hourly sums the writer keeps.
 
-``order_stats`` (:mod:`v7d.store.order_stats`) holds one compact row per order. For a
-cut by account, symbol and time window in the e8 mode, the statistics read those rows
-instead of grouping every fill by order or joining every order to its events:
+For a cut by account, symbol and time window (nothing else), closing-order results and
+execution quality read :mod:`v7d.store.order_stats` (one compact row per order) and the
+hourly sums of :mod:`v7d.store.order_tally` (``closing_hourly`` by first-fill hour,
+``order_hourly`` by creation hour) instead of grouping every fill by order or joining
+every order to its events:
 
-* the orders touching an hour still marked dirty are recomputed from the history tables
-  (their stored rows may be stale) — unless too many hours are dirty (right after a
-  backfill), when the caller falls back to the history tables altogether;
-* closing orders whose fills all lie in the window add their stored result; those whose
-  fills straddle an edge (found through the longest fill span any order has) have their
-  in-window fills summed from the trades.
+* whole hours of the window add their hourly sums; the partial hours at its ends add the
+  per-order rows;
+* the orders touching an hour still marked dirty are stale: their stored rows and the
+  hourly sums holding them are set aside and the orders recomputed from the history
+  tables — unless too many hours are dirty (right after a backfill), when the caller
+  falls back to the history tables altogether;
+* closing orders whose fills straddle a window edge (found through the longest fill span
+  any order has) have their in-window fills summed from the trades;
+* fill-time percentiles read the stored values around their rank in one ordered read.
 
 Every function returns None when the rows cannot answer exactly; the caller then takes
 the path over the history tables (:mod:`v7d.query.outcomes`, :mod:`v7d.query.execution`).
@@ -41,7 +46,7 @@ __all__ = [
 
 # More dirty hours than this (a backfill not yet rebuilt): read the history tables.
 MAX_DIRTY_HOURS = 48
-# Stale orders are left out of SQL by key; beyond this many, read the history tables.
+# Stale orders are recomputed one by one; beyond this many, read the history tables.
 MAX_STALE_ORDERS = 5000
 _LO, _HI = -(2**62), 2**62
 

@@ -1,7 +1,8 @@
 """Dirty hours and their rebuild: the statistics tables the idle writer keeps.
 
-The curve blocks (:mod:`v7d.store.curve`) and per-order rows
-(:mod:`v7d.store.order_stats`) are derived from the history tables hour by hour. Every
+The curve blocks (:mod:`v7d.store.curve`), per-order rows (:mod:`v7d.store.order_stats`)
+and their hourly sums (:mod:`v7d.store.order_tally`) are derived from the history tables
+hour by hour. Every
 write marks the (account, hour) it touches in ``stats_dirty`` inside its own
 transaction — :func:`mark_inserts` for a writer batch (one row per hour, not per trade),
 triggers for updated or deleted trades and income — and :func:`refresh_stats` rebuilds

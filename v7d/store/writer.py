@@ -32,13 +32,13 @@ __all__ = ["Writer", "apply_batch"]
 log = structlog.get_logger("v7d.store.writer")
 
 _SHUTDOWN = object()
-# Curve blocks are rebuilt in slices of at most this many hours or seconds (a queued
+# The statistics tables (v7d.store.refresh) are rebuilt in slices of at most this many hours or seconds (a queued
 # batch waits for at most one slice), once the writer has been idle this long, or this
 # long after the previous slice while batches keep coming.
-CURVE_SLICE_HOURS = 16
-CURVE_SLICE_S = 0.05
-CURVE_IDLE_S = 0.5
-CURVE_FORCE_S = 30.0
+STATS_SLICE_HOURS = 16
+STATS_SLICE_S = 0.05
+STATS_IDLE_S = 0.5
+STATS_FORCE_S = 30.0
 T = TypeVar("T")
 
 
@@ -123,9 +123,9 @@ class Writer:
         self.last_commit_monotonic: float | None = None
         self.last_commit_ms: float = 0.0
         self.commit_latencies_ms: list[float] = []
-        self.curve_hours_rebuilt = 0
-        self._curve_pending = True  # dirty hours may be left from the last run
-        self._curve_next = 0.0  # no slice before this (after a failed one)
+        self.stats_hours_rebuilt = 0
+        self._stats_pending = True  # dirty hours may be left from the last run
+        self._stats_next = 0.0  # no slice before this (after a failed one)
         self._last_batch = 0.0
         self._last_slice = 0.0
 
@@ -210,19 +210,20 @@ class Writer:
 
     # -- the task ------------------------------------------------------------------------
 
-    def _curve_due(self) -> float:
-        """When (monotonic) the next curve-rebuild slice may start: once the writer has
-        been idle for CURVE_IDLE_S, or CURVE_FORCE_S after the last slice even if busy."""
-        idle = self._last_batch + CURVE_IDLE_S
-        forced = self._last_slice + CURVE_FORCE_S
-        return max(min(idle, forced), self._curve_next)
+    def _stats_due(self) -> float:
+        """When (monotonic) the next statistics-rebuild slice may start: once the writer has
+        been idle for STATS_IDLE_S, or STATS_FORCE_S after the last slice even if busy."""
+        idle = self._last_batch + STATS_IDLE_S
+        forced = self._last_slice + STATS_FORCE_S
+        return max(min(idle, forced), self._stats_next)
 
     async def _next_item(self) -> object:
         """The next queued item; while none waits and rebuilding is due, rebuild dirty
-        curve hours (:func:`~v7d.store.refresh.refresh_stats`) in short slices."""
+        hours of the statistics tables (:func:`~v7d.store.refresh.refresh_stats`) in
+        short slices."""
         assert self._executor is not None and self._conn is not None
-        while self._curve_pending and self._queue.empty():
-            wait = self._curve_due() - time.monotonic()
+        while self._stats_pending and self._queue.empty():
+            wait = self._stats_due() - time.monotonic()
             if wait > 0:
                 try:
                     return await asyncio.wait_for(self._queue.get(), wait)
@@ -231,16 +232,16 @@ class Writer:
             self._busy_since = self._last_slice = time.monotonic()
             try:
                 n, more = await self._executor.run(
-                    refresh_stats, self._conn, CURVE_SLICE_HOURS, CURVE_SLICE_S
+                    refresh_stats, self._conn, STATS_SLICE_HOURS, STATS_SLICE_S
                 )
             except Exception as exc:  # the hours stay dirty; queries read their rows
-                log.error("curve_refresh_failed", error=repr(exc))
+                log.error("stats_refresh_failed", error=repr(exc))
                 n, more = 0, True
-                self._curve_next = time.monotonic() + CURVE_FORCE_S
+                self._stats_next = time.monotonic() + STATS_FORCE_S
             finally:
                 self._busy_since = None
-            self.curve_hours_rebuilt += n
-            self._curve_pending = more
+            self.stats_hours_rebuilt += n
+            self._stats_pending = more
         return await self._queue.get()
 
     async def _run(self) -> None:
@@ -274,7 +275,7 @@ class Writer:
                 self.commit_latencies_ms.append(res.commit_ms)
                 if not fut.done():
                     fut.set_result(res)
-                self._curve_pending = True
+                self._stats_pending = True
                 self._last_batch = time.monotonic()
             finally:
                 self._busy_since = None
