@@ -15,7 +15,7 @@ from v7d.query.drawdown import Walk, drawdown
 from v7d.store.curve import HOUR_MS, block_of
 from v7d.store.db import open_database
 from v7d.store.records import WriteBatch
-from v7d.store.refresh import refresh_stats
+from v7d.store.refresh import Pacer, refresh_stats
 from v7d.store.upserts import MarginAssets
 from v7d.store.writer import Writer, apply_batch
 
@@ -148,3 +148,37 @@ class TestWriterRebuild:
             conn.close()
         finally:
             await w.close()
+
+
+class TestPacer:
+    """When the writer rebuilds, and which hours."""
+
+    def test_catch_up_takes_half_the_time_while_batches_keep_coming(self) -> None:
+        """Old hours are rebuilt between batches, each slice followed by as long a pause;
+        the current hour waits for an idle writer."""
+        p = Pacer(idle_s=0.5, force_s=30.0, last_batch=100.0, last_slice=99.0)
+        assert p.plan(100.01) == (0.0, False)  # old hours, not the current one
+        p.sliced(100.01, 100.03, rebuilt=2, more=True, every=False)
+        wait, every = p.plan(100.04)
+        assert not every and abs(wait - 0.01) < 1e-9  # until 100.05: a 50% duty cycle
+        p.batch(100.04)
+        assert p.plan(100.05) == (0.0, False)
+
+    def test_current_hour_waits_for_idle_or_force(self) -> None:
+        """No old hour left: wait until the writer has been idle idle_s, or force_s after
+        the last slice while batches keep coming."""
+        p = Pacer(idle_s=0.5, force_s=30.0, last_batch=100.0, last_slice=99.0)
+        p.sliced(100.0, 100.01, rebuilt=0, more=True, every=False)  # nothing old was dirty
+        wait, every = p.plan(100.1)
+        assert not every and abs(wait - 0.4) < 1e-9
+        assert p.plan(100.5) == (0.0, True)
+        for k in range(300):  # a batch every 0.1 s for 30 s
+            p.last_batch = 100.01 + k * 0.1
+            p.old_left = False
+        assert p.plan(130.005)[1] is False and p.plan(130.02) == (0.0, True)
+
+    def test_a_failed_slice_waits(self) -> None:
+        """After a failure nothing runs for force_s."""
+        p = Pacer(idle_s=0.5, force_s=30.0)
+        p.failed(10.0)
+        assert p.plan(11.0) == (29.0, False) and p.plan(40.0) == (0.0, True)

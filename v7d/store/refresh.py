@@ -16,12 +16,13 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from v7d.store.curve import HOUR_MS, rebuild_curve
 from v7d.store.order_stats import rebuild_orders
 from v7d.store.records import Income, Order, OrderEvent, Trade
 
-__all__ = ["dirty_hours", "mark_inserts", "refresh_stats"]
+__all__ = ["Pacer", "dirty_hours", "mark_inserts", "refresh_stats"]
 
 
 def _hour(t: int) -> int:
@@ -44,10 +45,12 @@ def mark_inserts(conn: sqlite3.Connection, records: Iterable[object]) -> None:
 
 
 def refresh_stats(
-    conn: sqlite3.Connection, limit: int = 48, budget_s: float | None = None
-) -> tuple[int, bool]:
-    """Rebuild up to ``limit`` dirty hours, oldest first, in one transaction, stopping
-    early once ``budget_s`` seconds are spent (after one hour at least).
+    conn: sqlite3.Connection, limit: int = 48, budget_s: float | None = None,
+    before_ms: int | None = None,
+) -> tuple[int, bool]:  # fmt: skip
+    """Rebuild up to ``limit`` dirty hours (those before ``before_ms`` only, if given),
+    oldest first, in one transaction, stopping early once ``budget_s`` seconds are spent
+    (after one hour at least).
 
     Returns (hours rebuilt, whether dirty hours remain). ``conn`` is in autocommit mode.
     """
@@ -55,7 +58,8 @@ def refresh_stats(
     conn.execute("BEGIN IMMEDIATE")
     try:
         dirty = conn.execute(
-            "SELECT account, hour_ms FROM stats_dirty ORDER BY hour_ms LIMIT ?", (limit,)
+            "SELECT account, hour_ms FROM stats_dirty WHERE hour_ms < ? ORDER BY hour_ms LIMIT ?",
+            (2**62 if before_ms is None else before_ms, limit),
         ).fetchall()
         done: list[tuple[str, int]] = []
         for account, hour_ms in dirty:
@@ -82,3 +86,53 @@ def dirty_hours(
         (account, -(2**62) if start_ms is None else start_ms, 2**62 if end_ms is None else end_ms),
     )
     return {r[0] for r in rows}
+
+
+@dataclass(slots=True)
+class Pacer:
+    """When the writer rebuilds dirty hours, and which (times are monotonic seconds).
+
+    Hours before the current one (a backfill's) are caught up while batches keep coming,
+    in slices taking at most half the writer's time (after a slice, as long again with
+    none). The current hour, which live trading marks again after every batch, is rebuilt
+    once the writer has been idle for ``idle_s``, or ``force_s`` after the last slice.
+    """
+
+    idle_s: float = 0.5
+    force_s: float = 30.0
+    pending: bool = True  # dirty hours may remain (the last run may have left some)
+    old_left: bool = True  # hours before the current one may be dirty
+    last_batch: float = 0.0
+    last_slice: float = 0.0
+    duty_next: float = 0.0
+    retry_at: float = 0.0
+
+    def plan(self, now: float) -> tuple[float, bool]:
+        """(seconds to wait first, 0 to start now; whether the current hour may be
+        rebuilt too)."""
+        if now < self.retry_at:
+            return self.retry_at - now, False
+        due_all = min(self.last_batch + self.idle_s, self.last_slice + self.force_s)
+        if now >= due_all:
+            return 0.0, True
+        if self.old_left and now >= self.duty_next:
+            return 0.0, False
+        wake = min(due_all, self.duty_next) if self.old_left else due_all
+        return wake - now, False
+
+    def batch(self, now: float) -> None:
+        """A batch was committed: it may have marked hours, old ones too."""
+        self.last_batch = now
+        self.pending = self.old_left = True
+
+    def sliced(self, start: float, end: float, rebuilt: int, more: bool, every: bool) -> None:
+        """A slice ran from ``start`` to ``end``; ``every``: the current hour was allowed."""
+        self.last_slice = end
+        self.duty_next = end + (end - start)
+        self.pending = more
+        if not every and not rebuilt:
+            self.old_left = False
+
+    def failed(self, now: float) -> None:
+        """A slice failed: try again after ``force_s``."""
+        self.retry_at = now + self.force_s

@@ -22,9 +22,10 @@ from typing import Any, TypeVar
 import structlog
 
 from v7d.errors import StoreError
+from v7d.store.curve import HOUR_MS
 from v7d.store.db import open_database
 from v7d.store.records import BatchResult, WriteBatch
-from v7d.store.refresh import mark_inserts, refresh_stats
+from v7d.store.refresh import Pacer, mark_inserts, refresh_stats
 from v7d.store.upserts import MarginAssets, apply_coverage, apply_cursors, upsert_records
 
 __all__ = ["Writer", "apply_batch"]
@@ -32,11 +33,11 @@ __all__ = ["Writer", "apply_batch"]
 log = structlog.get_logger("v7d.store.writer")
 
 _SHUTDOWN = object()
-# The statistics tables (v7d.store.refresh) are rebuilt in slices of at most this many hours or seconds (a queued
-# batch waits for at most one slice), once the writer has been idle this long, or this
-# long after the previous slice while batches keep coming.
+# The statistics tables (v7d.store.refresh) are rebuilt in slices of at most this many
+# hours or seconds (a queued batch waits for at most one slice); the current hour once
+# the writer has been idle this long, or this long after the previous slice (Pacer).
 STATS_SLICE_HOURS = 16
-STATS_SLICE_S = 0.05
+STATS_SLICE_S = 0.02
 STATS_IDLE_S = 0.5
 STATS_FORCE_S = 30.0
 T = TypeVar("T")
@@ -124,10 +125,7 @@ class Writer:
         self.last_commit_ms: float = 0.0
         self.commit_latencies_ms: list[float] = []
         self.stats_hours_rebuilt = 0
-        self._stats_pending = True  # dirty hours may be left from the last run
-        self._stats_next = 0.0  # no slice before this (after a failed one)
-        self._last_batch = 0.0
-        self._last_slice = 0.0
+        self._pacer = Pacer(idle_s=STATS_IDLE_S, force_s=STATS_FORCE_S)
 
     # -- life-cycle --------------------------------------------------------------------
 
@@ -210,38 +208,33 @@ class Writer:
 
     # -- the task ------------------------------------------------------------------------
 
-    def _stats_due(self) -> float:
-        """When (monotonic) the next statistics-rebuild slice may start: once the writer has
-        been idle for STATS_IDLE_S, or STATS_FORCE_S after the last slice even if busy."""
-        idle = self._last_batch + STATS_IDLE_S
-        forced = self._last_slice + STATS_FORCE_S
-        return max(min(idle, forced), self._stats_next)
-
     async def _next_item(self) -> object:
-        """The next queued item; while none waits and rebuilding is due, rebuild dirty
+        """The next queued item; while none waits and the pacer allows, rebuild dirty
         hours of the statistics tables (:func:`~v7d.store.refresh.refresh_stats`) in
         short slices."""
         assert self._executor is not None and self._conn is not None
-        while self._stats_pending and self._queue.empty():
-            wait = self._stats_due() - time.monotonic()
+        pacer = self._pacer
+        while pacer.pending and self._queue.empty():
+            wait, every = pacer.plan(time.monotonic())
             if wait > 0:
                 try:
                     return await asyncio.wait_for(self._queue.get(), wait)
                 except TimeoutError:
                     continue
-            self._busy_since = self._last_slice = time.monotonic()
+            before = None if every else int(time.time() * 1000) // HOUR_MS * HOUR_MS
+            start = self._busy_since = time.monotonic()
             try:
                 n, more = await self._executor.run(
-                    refresh_stats, self._conn, STATS_SLICE_HOURS, STATS_SLICE_S
+                    refresh_stats, self._conn, STATS_SLICE_HOURS, STATS_SLICE_S, before
                 )
             except Exception as exc:  # the hours stay dirty; queries read their rows
                 log.error("stats_refresh_failed", error=repr(exc))
-                n, more = 0, True
-                self._stats_next = time.monotonic() + STATS_FORCE_S
+                pacer.failed(time.monotonic())
+                continue
             finally:
                 self._busy_since = None
             self.stats_hours_rebuilt += n
-            self._stats_pending = more
+            pacer.sliced(start, time.monotonic(), n, more, every)
         return await self._queue.get()
 
     async def _run(self) -> None:
@@ -275,7 +268,6 @@ class Writer:
                 self.commit_latencies_ms.append(res.commit_ms)
                 if not fut.done():
                     fut.set_result(res)
-                self._stats_pending = True
-                self._last_batch = time.monotonic()
+                self._pacer.batch(time.monotonic())
             finally:
                 self._busy_since = None
