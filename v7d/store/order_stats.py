@@ -21,8 +21,8 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass, fields
 
+from v7d.store.curve import HOUR_MS
 from v7d.store.order_tally import (
-    HOUR_MS,
     order_flags,
     rebuild_closing_hourly,
     rebuild_order_hourly,

@@ -22,6 +22,7 @@ from dataclasses import astuple, dataclass, fields
 from decimal import Decimal
 from typing import Any
 
+from v7d.store.curve import HOUR_MS
 from v7d.store.records import FINAL_ORDER_STATUSES
 
 __all__ = [
@@ -36,7 +37,6 @@ __all__ = [
 
 # 28 significant digits per term (the default context) plus room for 10^30 terms.
 WIDE = decimal.Context(prec=60)
-HOUR_MS = 3_600_000
 
 
 def slippage_bps(side: str, avg_price: str, price: str, stop_price: str) -> Decimal | None:
