@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.query.truth import DAY, HOUR, T0
-from v7d.query import execution, outcomes, per_order
+from v7d.query import execution, outcomes, per_order, summary
 from v7d.query.api import HistoryQueryAPI
 from v7d.query.cuts import make_cut
 from v7d.query.numbers import p90
@@ -42,9 +42,9 @@ def _figures(api: HistoryQueryAPI, kw: dict[str, Any]) -> tuple[Any, Any]:
 
 def _without_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make every statistic take the path over the history tables."""
-    assert outcomes.stale_orders is per_order.stale_orders
-    monkeypatch.setattr(outcomes, "stale_orders", lambda *a: None)
-    monkeypatch.setattr(execution, "stale_orders", lambda *a: None)
+    for module in (outcomes, execution, summary):
+        assert module.stale_orders is per_order.stale_orders
+        monkeypatch.setattr(module, "stale_orders", lambda *a: None)
 
 
 @pytest.mark.parametrize("kw", _windows(), ids=repr)

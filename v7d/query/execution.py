@@ -12,6 +12,7 @@ import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import EllipsisType
 from typing import Any
 
 from v7d.query.cuts import Cut
@@ -156,13 +157,18 @@ def _orders_from(cut: Cut) -> str:
     return "orders o"
 
 
-def execution_quality(conn: sqlite3.Connection, cut: Cut) -> dict[str, Any]:
+def execution_quality(
+    conn: sqlite3.Connection, cut: Cut, stale: set[Key] | EllipsisType | None = ...
+) -> dict[str, Any]:
     """The execution-quality block of a summary.
 
     A cut by account, symbol and window reads the writer's per-order rows and hourly
-    tallies (:mod:`v7d.query.per_order`); other cuts read the orders and their events.
+    tallies (:mod:`v7d.query.per_order`; ``stale``:
+    :func:`~v7d.query.per_order.stale_orders` in the e8 mode when the caller has it);
+    other cuts read the orders and their events.
     """
-    stale = stale_orders(conn, cut, "e8")  # integers only: exact in any mode
+    if stale is ...:
+        stale = stale_orders(conn, cut, "e8")  # integers only: exact in any mode
     if stale is not None:
         return _from_order_rows(conn, cut, stale)
     where, params = cut.order_where("o")

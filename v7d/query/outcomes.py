@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import replace
 from decimal import Decimal
+from types import EllipsisType
 from typing import Any
 
 from v7d.query.cuts import DAY_MS, Cut
@@ -21,6 +22,7 @@ from v7d.query.drawdown import Drawdown, Num, drawdown
 from v7d.query.numbers import Mode, dec, dec_str, num, ratio_str, sum_expr
 from v7d.query.per_order import closing_sums, stale_orders
 from v7d.query.sums import exact_mode, rollup_total, run_exact
+from v7d.store.order_stats import Key
 
 __all__ = [
     "Drawdown",
@@ -100,17 +102,22 @@ def _nonzero(m: Mode) -> str:
 
 
 def closing_block(
-    conn: sqlite3.Connection, cut: Cut, mode: Mode | None = None
-) -> dict[str, dict[str, Any]]:
+    conn: sqlite3.Connection, cut: Cut, mode: Mode | None = None,
+    stale: set[Key] | EllipsisType | None = ...,
+) -> dict[str, dict[str, Any]]:  # fmt: skip
     """The ``closing`` block of a summary: :func:`closing_stats` per margin asset.
 
     A cut by account, symbol and window reads the writer's per-order rows
-    (:mod:`v7d.query.per_order`). Otherwise, in the e8 mode SQL adds the per-order
-    results up (counts and sums of wins and losses), so no per-order row reaches Python; the Decimal mode (and an overflow)
-    goes through :func:`closing_results`.
+    (:mod:`v7d.query.per_order`; ``stale``: :func:`~v7d.query.per_order.stale_orders`
+    when the caller has it). Otherwise, in the e8 mode SQL adds the per-order results up
+    (counts and sums of wins and losses), so no per-order row reaches Python; the
+    Decimal mode (and an overflow) goes through :func:`closing_results`.
     """
     mode = mode or exact_mode(conn, "trade_hourly", cut)
-    stale = stale_orders(conn, cut, mode)
+    if mode != "e8":
+        stale = None
+    elif stale is ...:
+        stale = stale_orders(conn, cut, mode)
     if stale is not None and (sums := closing_sums(conn, cut, stale)) is not None:
         return {
             a: _closing_answer(s.n, s.wins, s.losses, dec(s.won), dec(s.lost))

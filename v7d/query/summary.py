@@ -20,6 +20,7 @@ from v7d.query.drawdown import Drawdown, Num, drawdown
 from v7d.query.execution import execution_quality
 from v7d.query.numbers import Mode, bps_str, dec_str, ratio_str
 from v7d.query.outcomes import closing_block, curve_points
+from v7d.query.per_order import stale_orders
 from v7d.query.sums import (
     IncomeSum,
     TradeGroup,
@@ -124,6 +125,7 @@ def summary(conn: sqlite3.Connection, cut: Cut, *, now_ms: int | None = None) ->
     for g in groups:
         by_side[g.key[0]].append(g)
     assets = {g.margin_asset for g in groups} | set(funding or {})
+    stale = stale_orders(conn, cut, "e8")  # once for the closing and execution blocks
     drawdowns = _drawdowns(conn, cut, mode, assets)
     return {
         "cut": cut.as_dict(),
@@ -132,9 +134,9 @@ def summary(conn: sqlite3.Connection, cut: Cut, *, now_ms: int | None = None) ->
         "commission_by_asset": _commission_by_asset(groups),
         "income_by_type": _income_by_type(incomes, attributable),
         "by_side": {s: asset_figures(gs, None) for s, gs in sorted(by_side.items())},
-        "closing": closing_block(conn, cut, mode),
+        "closing": closing_block(conn, cut, mode, stale),
         "drawdown": {a: d.as_dict() for a, d in sorted(drawdowns.items())},
-        "execution": execution_quality(conn, cut),
+        "execution": execution_quality(conn, cut, stale),
         "coverage": coverage_block(
             conn, account=cut.account, symbol=cut.symbol, start_ms=cut.start_ms,
             end_ms=cut.end_ms, now_ms=now_ms,
