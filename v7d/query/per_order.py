@@ -95,19 +95,8 @@ def closing_sums(
     if whole is not None:
         w_lo = _LO if whole.start_ms is None else whole.start_ms
         w_hi = _HI if whole.end_ms is None else whole.end_ms
-        sql = (
-            "SELECT hour_ms, margin_asset, n, wins, losses, won_e8, lost_e8, inexact "
-            "FROM closing_hourly WHERE account = ? AND symbol = ? AND hour_ms >= ? "
-            "AND hour_ms < ?"
-        )
-        for hour, asset, n, wins, losses, won, lost, inexact in conn.execute(
-            sql, [cut.account, cut.symbol or "", w_lo, w_hi]
-        ):
-            if hour in redo:
-                continue
-            if inexact:
-                return None
-            acc[asset].merge(ClosingSums(n, wins, losses, won, lost))
+        if not _add_hours(conn, cut, w_lo, w_hi, redo, acc):
+            return None
         spans += [(h, h + HOUR_MS) for h in sorted(redo) if w_lo <= h < w_hi]
     if not _add_inside(conn, cut, spans, hi, stale, acc):
         return None
@@ -125,6 +114,27 @@ def closing_sums(
     for asset, net in fresh:
         acc[asset].add(net)
     return {a: s for a, s in sorted(acc.items()) if s.n}
+
+
+def _add_hours(
+    conn: sqlite3.Connection, cut: Cut, w_lo: int, w_hi: int, redo: set[int],
+    acc: dict[str, ClosingSums],
+) -> bool:  # fmt: skip
+    """Add the ``closing_hourly`` sums of the whole hours [w_lo, w_hi) but those in
+    ``redo``; False when one counts an order without exact integers."""
+    sql = (
+        "SELECT hour_ms, margin_asset, n, wins, losses, won_e8, lost_e8, inexact "
+        "FROM closing_hourly WHERE account = ? AND symbol = ? AND hour_ms >= ? AND hour_ms < ?"
+    )
+    for hour, asset, n, wins, losses, won, lost, inexact in conn.execute(
+        sql, [cut.account, cut.symbol or "", w_lo, w_hi]
+    ):
+        if hour in redo:
+            continue
+        if inexact:
+            return False
+        acc[asset].merge(ClosingSums(n, wins, losses, won, lost))
+    return True
 
 
 def _add_inside(
