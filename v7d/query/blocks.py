@@ -16,13 +16,10 @@ from dataclasses import replace
 from v7d.query.cuts import Cut
 from v7d.query.drawdown import Drawdown, Num, Walk
 from v7d.query.sums import split_hours
-from v7d.store.curve import BLOCK_COLUMNS, HOUR_MS, Block
+from v7d.store.curve import BLOCK_COLUMNS, HOUR_MS, Block, span_of
 from v7d.store.refresh import dirty_hours
 
 __all__ = ["block_drawdowns", "blockable"]
-
-# Far-away bounds for an open window end (epoch ms).
-_MIN_MS, _MAX_MS = -(2**62), 2**62
 
 Points = Callable[[Cut, str], list[tuple[int, Num]]]
 
@@ -63,8 +60,7 @@ def block_drawdowns(
             walk.feed(points(cut, asset))
             out[asset] = walk.result()
             continue
-        lo = _MIN_MS if whole.start_ms is None else whole.start_ms
-        hi = _MAX_MS if whole.end_ms is None else whole.end_ms
+        lo, hi = span_of(whole.start_ms, whole.end_ms)
         head = [e for e in edges if e.end_ms == whole.start_ms]
         tail = [e for e in edges if e.start_ms == whole.end_ms]
         for e in head:

@@ -31,8 +31,8 @@ from typing import Any
 from v7d.query.cuts import Cut
 from v7d.query.numbers import Mode
 from v7d.query.sums import split_hours
-from v7d.store.curve import HOUR_MS
-from v7d.store.order_stats import SPAN_KEY, Key, OrderStat, keyed_query, orders_in
+from v7d.store.curve import FAR, HOUR_MS, span_of
+from v7d.store.order_stats import SPAN_KEY, Key, OrderStat, keyed_query, orders_in, stored_rows
 from v7d.store.order_tally import TALLY_COLUMNS, ClosingSums, Tally, stored_flags
 from v7d.store.refresh import dirty_hours
 
@@ -48,7 +48,6 @@ __all__ = [
 MAX_DIRTY_HOURS = 48
 # Stale orders are recomputed one by one; beyond this many, read the history tables.
 MAX_STALE_ORDERS = 5000
-_LO, _HI = -(2**62), 2**62
 
 
 def stale_orders(conn: sqlite3.Connection, cut: Cut, mode: Mode) -> set[Key] | None:
@@ -83,18 +82,15 @@ def closing_sums(
     and stale orders, add the sum of their fills inside the window, from the trades.
     """
     assert cut.account is not None
-    lo = _LO if cut.start_ms is None else cut.start_ms
-    hi = _HI if cut.end_ms is None else cut.end_ms
+    lo, hi = span_of(cut.start_ms, cut.end_ms)
     acc: dict[str, ClosingSums] = defaultdict(ClosingSums)
-    stored = keyed_query(_STORED, conn, cut.account, sorted(stale))
-    redo = {first // HOUR_MS * HOUR_MS for _, first, *_ in stored if first is not None}
+    stored = stored_rows(conn, cut.account, stale)
+    redo = {r.first_fill_ms // HOUR_MS * HOUR_MS for r in stored if r.first_fill_ms is not None}
     whole, edges = split_hours(cut)
-    spans = [(lo if e.start_ms is None else e.start_ms, hi if e.end_ms is None else e.end_ms)
-             for e in edges]  # fmt: skip
+    spans = [span_of(e.start_ms, e.end_ms) for e in edges]
     w_lo = w_hi = 0
     if whole is not None:
-        w_lo = _LO if whole.start_ms is None else whole.start_ms
-        w_hi = _HI if whole.end_ms is None else whole.end_ms
+        w_lo, w_hi = span_of(whole.start_ms, whole.end_ms)
         if not _add_hours(conn, cut, w_lo, w_hi, redo, acc):
             return None
         spans += [(h, h + HOUR_MS) for h in sorted(redo) if w_lo <= h < w_hi]
@@ -102,12 +98,12 @@ def closing_sums(
         return None
     straddling = _straddling(conn, cut, lo, hi, stale)
     # The hourly sums counted the orders that start in a whole hour but end past the window.
-    for asset, first, last, nonzero, exact, net in keyed_query(
-        _STORED, conn, cut.account, sorted(straddling)
-    ):
+    for r in stored_rows(conn, cut.account, straddling):
+        first, last = r.first_fill_ms, r.last_fill_ms
+        assert first is not None and last is not None and r.margin_asset is not None
         hour = first // HOUR_MS * HOUR_MS
-        if w_lo <= first < w_hi and hour not in redo and last >= hi and nonzero > 0 and exact:
-            acc[asset].add(net, -1)
+        if w_lo <= first < w_hi and hour not in redo and last >= hi and r.nonzero and r.exact:
+            acc[r.margin_asset].add(r.net_e8 or 0, -1)
     fresh = _in_window(conn, cut, stale | straddling)
     if fresh is None:
         return None
@@ -161,13 +157,6 @@ def _add_inside(
     return True
 
 
-_STORED = """
-    SELECT s.margin_asset, s.first_fill_ms, s.last_fill_ms, s.nonzero, s.exact, s.net_e8
-    FROM k CROSS JOIN order_stats s
-         ON s.account = ?1 AND s.symbol = k.symbol AND s.order_id = k.order_id
-"""
-
-
 def _straddling(conn: sqlite3.Connection, cut: Cut, lo: int, hi: int, stale: set[Key]) -> set[Key]:
     """Orders with fills on both sides of a window edge (their rows are not stale)."""
     row = conn.execute("SELECT value FROM meta WHERE key = ?", (SPAN_KEY,)).fetchone()
@@ -175,7 +164,7 @@ def _straddling(conn: sqlite3.Connection, cut: Cut, lo: int, hi: int, stale: set
     sym, sym_params = _sym(cut)
     out: set[Key] = set()
     for edge in (lo, hi):
-        if edge in (_LO, _HI):
+        if abs(edge) == FAR:
             continue
         sql = (
             "SELECT symbol, order_id FROM order_stats WHERE account = ? AND first_fill_ms >= ? "
@@ -201,8 +190,7 @@ _FILLS_IN_WINDOW = """
 def _in_window(conn: sqlite3.Connection, cut: Cut, keys: set[Key]) -> list[tuple[str, int]] | None:
     """(margin asset, in-window result) of each closing order among ``keys``."""
     assert cut.account is not None
-    lo = _LO if cut.start_ms is None else cut.start_ms
-    hi = _HI if cut.end_ms is None else cut.end_ms
+    lo, hi = span_of(cut.start_ms, cut.end_ms)
     sql = _FILLS_IN_WINDOW.format(lo=int(lo), hi=int(hi))
     out = []
     for asset, net, nonzero, nulls in keyed_query(sql, conn, cut.account, sorted(keys)):
@@ -245,20 +233,14 @@ def tally_by_status(
     per-order rows, with ``fresh`` (the stale orders recomputed) in place of stale rows.
     """
     assert cut.account is not None
-    lo = _LO if cut.start_ms is None else cut.start_ms
-    hi = _HI if cut.end_ms is None else cut.end_ms
+    lo, hi = span_of(cut.start_ms, cut.end_ms)
     acc: dict[str, Tally] = defaultdict(Tally)
-    stored = keyed_query(_STORED_TIME, conn, cut.account, sorted(stale))
-    redo = {t // HOUR_MS * HOUR_MS for (t,) in stored if t is not None}
-    redo |= {r.time // HOUR_MS * HOUR_MS for r in fresh if r.time is not None}
+    both = [*stored_rows(conn, cut.account, stale), *fresh]  # hours they were and are in
+    redo = {r.time // HOUR_MS * HOUR_MS for r in both if r.time is not None}
     whole, edges = split_hours(cut)
-    spans = [
-        (e.start_ms if e.start_ms is not None else lo, e.end_ms if e.end_ms is not None else hi)
-        for e in edges
-    ]
+    spans = [span_of(e.start_ms, e.end_ms) for e in edges]
     if whole is not None:
-        w_lo = _LO if whole.start_ms is None else whole.start_ms
-        w_hi = _HI if whole.end_ms is None else whole.end_ms
+        w_lo, w_hi = span_of(whole.start_ms, whole.end_ms)
         cols = ", ".join(TALLY_COLUMNS)
         sql = (
             f"SELECT hour_ms, status, {cols} FROM order_hourly WHERE account = ? AND symbol = ? "
@@ -285,30 +267,19 @@ def stored_fill_times(conn: sqlite3.Connection, cut: Cut, keys: set[Key]) -> dic
     """The stored fill times (``ttf_first_ms``, ``ttf_full_ms``) of ``keys`` that count in
     the cut: traded, created in its window, of its symbol."""
     assert cut.account is not None
-    lo = _LO if cut.start_ms is None else cut.start_ms
-    hi = _HI if cut.end_ms is None else cut.end_ms
+    lo, hi = span_of(cut.start_ms, cut.end_ms)
     out: dict[str, list[int]] = {"ttf_first_ms": [], "ttf_full_ms": []}
-    for symbol, time, executed, first, full in keyed_query(
-        _STORED_TTF, conn, cut.account, sorted(keys)
-    ):
-        if executed and time is not None and lo <= time < hi and cut.symbol in (None, symbol):
-            for col, v in (("ttf_first_ms", first), ("ttf_full_ms", full)):
-                if v is not None:
+    for r in stored_rows(conn, cut.account, keys):
+        if (
+            r.executed
+            and r.time is not None
+            and lo <= r.time < hi
+            and cut.symbol in (None, r.symbol)
+        ):
+            for col in out:
+                if (v := getattr(r, col)) is not None:
                     out[col].append(v)
     return out
-
-
-_STORED_TTF = """
-    SELECT s.symbol, s.time, s.executed, s.ttf_first_ms, s.ttf_full_ms FROM k
-    CROSS JOIN order_stats s
-    ON s.account = ?1 AND s.symbol = k.symbol AND s.order_id = k.order_id
-"""
-
-
-_STORED_TIME = """
-    SELECT s.time FROM k CROSS JOIN order_stats s
-    ON s.account = ?1 AND s.symbol = k.symbol AND s.order_id = k.order_id
-"""
 
 
 def p90_column(
@@ -331,8 +302,7 @@ def p90_column(
     lo = max(0, k - len(extra))
     sym, sym_params = _sym(cut)
     where = f"account = ? AND executed = 1 AND time >= ? AND time < ? AND {col} IS NOT NULL {sym}"
-    params: list[Any] = [cut.account, _LO if cut.start_ms is None else cut.start_ms,
-                         _HI if cut.end_ms is None else cut.end_ms, *sym_params]  # fmt: skip
+    params: list[Any] = [cut.account, *span_of(cut.start_ms, cut.end_ms), *sym_params]
     if walk:
         index = f"INDEXED BY order_stats_{col[:-3]}"
     else:

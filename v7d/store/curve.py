@@ -20,9 +20,15 @@ import sqlite3
 from collections import defaultdict
 from dataclasses import astuple, dataclass, fields
 
-__all__ = ["BLOCK_COLUMNS", "HOUR_MS", "Block", "block_of", "rebuild_curve"]
+__all__ = ["BLOCK_COLUMNS", "FAR", "HOUR_MS", "Block", "block_of", "rebuild_curve", "span_of"]
 
 HOUR_MS = 3_600_000
+FAR = 2**62  # epoch ms beyond any real time: the bound of an open window end
+
+
+def span_of(start_ms: int | None, end_ms: int | None) -> tuple[int, int]:
+    """[start_ms, end_ms) with open ends made far-away numbers."""
+    return -FAR if start_ms is None else start_ms, FAR if end_ms is None else end_ms
 
 
 @dataclass(frozen=True, slots=True)

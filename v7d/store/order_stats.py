@@ -180,11 +180,9 @@ def rebuild_orders(conn: sqlite3.Connection, account: str, hour_ms: int, hour_en
     first-fill hours they were and are in."""
     keys = sorted(orders_in(conn, account, hour_ms, hour_end))
     rows = order_rows(conn, account, keys)
-    before = keyed_query(_BEFORE, conn, account, keys)
-    created = {r[0] for r in before if r[0] is not None}
-    created |= {r.time for r in rows if r.time is not None}
-    first_fills = {r[1] for r in before if r[1] is not None}
-    first_fills |= {r.first_fill_ms for r in rows if r.first_fill_ms is not None}
+    both = [*stored_rows(conn, account, keys), *rows]  # hours they were in, and are in
+    created = {r.time for r in both if r.time is not None}
+    first_fills = {r.first_fill_ms for r in both if r.first_fill_ms is not None}
     marks = ", ".join("?" * (len(fields(OrderStat)) + 1))
     conn.executemany(
         f"INSERT OR REPLACE INTO order_stats VALUES ({marks})",
@@ -205,9 +203,12 @@ def rebuild_orders(conn: sqlite3.Connection, account: str, hour_ms: int, hour_en
         )
 
 
-# The creation and first-fill times the stored rows had before a rebuild (the hourly
-# sums of those hours change).
-_BEFORE = """
-    SELECT s.time, s.first_fill_ms FROM k CROSS JOIN order_stats s
+_STORED = """
+    SELECT s.* FROM k CROSS JOIN order_stats s
     ON s.account = ?1 AND s.symbol = k.symbol AND s.order_id = k.order_id
 """
+
+
+def stored_rows(conn: sqlite3.Connection, account: str, keys: Iterable[Key]) -> list[OrderStat]:
+    """The ``order_stats`` rows stored now for ``keys`` (those that have one)."""
+    return [OrderStat(*r[1:]) for r in keyed_query(_STORED, conn, account, sorted(set(keys)))]

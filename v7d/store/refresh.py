@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from v7d.store.curve import HOUR_MS, rebuild_curve
+from v7d.store.curve import FAR, HOUR_MS, rebuild_curve, span_of
 from v7d.store.order_stats import rebuild_orders
 from v7d.store.records import Income, Order, OrderEvent, Trade
 
@@ -59,7 +59,7 @@ def refresh_stats(
     try:
         dirty = conn.execute(
             "SELECT account, hour_ms FROM stats_dirty WHERE hour_ms < ? ORDER BY hour_ms LIMIT ?",
-            (2**62 if before_ms is None else before_ms, limit),
+            (FAR if before_ms is None else before_ms, limit),
         ).fetchall()
         done: list[tuple[str, int]] = []
         for account, hour_ms in dirty:
@@ -83,7 +83,7 @@ def dirty_hours(
     """The account's hours in [start_ms, end_ms) (open ends: all) waiting for a rebuild."""
     rows = conn.execute(
         "SELECT hour_ms FROM stats_dirty WHERE account = ? AND hour_ms >= ? AND hour_ms < ?",
-        (account, -(2**62) if start_ms is None else start_ms, 2**62 if end_ms is None else end_ms),
+        (account, *span_of(start_ms, end_ms)),
     )
     return {r[0] for r in rows}
 
